@@ -1,0 +1,38 @@
+#include "safe-server/backup_service.h"
+
+namespace safe::server {
+
+Result<storage::PutOutcome> BackupService::Upload(const BackupId& id, std::string_view blob) {
+  if (blob.empty()) return Status::InvalidArgument("the backup is empty");
+  if (blob.size() > options_.max_backup_bytes) {
+    return Status::TooLarge("the backup is larger than maxBackupBytes");
+  }
+  return store_.Put(id, blob, clock_.Today());
+}
+
+Result<storage::BackupRecord> BackupService::Download(const BackupId& id) {
+  Result<storage::BackupRecord> record = store_.Get(id);
+  if (record.ok() && Expired(record->info)) return Status::NotFound("no such backup");
+  return record;
+}
+
+Result<storage::BackupInfo> BackupService::Stat(const BackupId& id) {
+  Result<storage::BackupInfo> info = store_.Stat(id);
+  if (info.ok() && Expired(*info)) return Status::NotFound("no such backup");
+  return info;
+}
+
+Status BackupService::Remove(const BackupId& id) {
+  Result<storage::BackupInfo> info = Stat(id);
+  if (!info.ok()) return info.status();
+  return store_.Delete(id);
+}
+
+Result<uint64_t> BackupService::ExpireOld() {
+  // A backup uploaded on day D is gone from day D + retention + 1: delete every upload_day
+  // before today - retention.
+  Day cutoff = clock_.Today() - static_cast<Day>(options_.retention_days);
+  return store_.DeleteUploadedBefore(cutoff);
+}
+
+}  // namespace safe::server

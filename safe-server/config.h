@@ -1,0 +1,68 @@
+// ServerConfig: every setting of safe-server, read in one place and validated into one immutable
+// struct, then narrowed into the options each layer needs.
+//
+// Sources, later overriding earlier: built-in defaults, the file named by --config (the format
+// of conf/safe-server.conf: `key = value` lines, `#` comments), then command-line flags. Every key
+// is also a flag of the same name (`max-backup-bytes = 1000` in the file, `--max-backup-bytes 1000`
+// on the command line).
+//
+// Thread-safety: a value type; parsing touches no global state.
+
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+
+namespace safe::server {
+
+struct ServerConfig {
+  // Where to listen: host (IPv4, IPv6 in brackets, or a name) and port. Loopback by default.
+  std::string listen_host = "127.0.0.1";
+  uint16_t listen_port = 8080;
+  // The RocksDB data directory; created on first start.
+  std::string data_dir = "data";
+  // Largest blob accepted, in bytes; announced in /config. The apps send at most this.
+  uint64_t max_backup_bytes = 524288;
+  // A backup not uploaded again within this many days is deleted; announced in /config.
+  uint32_t retention_days = 180;
+  // Basic auth: an htpasswd file of `user:$argon2id$...` lines. Empty = no auth.
+  std::string htpasswd;
+  // The realm sent in WWW-Authenticate.
+  std::string auth_realm = "Safe Server";
+  // TLS: both set, or neither.
+  std::string tls_cert;
+  std::string tls_key;
+  // HTTP worker threads.
+  int threads = 4;
+  // A request's headers must arrive within this; its body within body_timeout after them.
+  std::chrono::seconds header_timeout{10};
+  std::chrono::seconds body_timeout{60};
+  // An idle keep-alive connection is closed after this.
+  std::chrono::seconds idle_timeout{60};
+  // Most connections open at once; further ones are closed at once.
+  uint32_t max_connections = 4096;
+  // How often the retention sweep runs.
+  std::chrono::seconds sweep_interval{3600};
+};
+
+// What ParseServerConfig decided.
+struct ConfigParse {
+  enum class Action {
+    kRun,   // config is valid: start the server
+    kExit,  // help or version was printed, or an error was: exit with exit_code
+  };
+  Action action = Action::kRun;
+  int exit_code = 0;  // 0 after --help/--version, 2 after an error
+  ServerConfig config;
+};
+
+// Parses argv (and the --config file it names). On an error writes exactly one line to err that
+// names the key (or flag) and what is wrong, and returns kExit with exit_code 2. --help writes the
+// list of flags with their defaults to out; --version writes the version. Never binds a port or
+// touches the data directory.
+ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& out,
+                              std::ostream& err);
+
+}  // namespace safe::server

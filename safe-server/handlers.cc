@@ -1,0 +1,222 @@
+#include "safe-server/handlers.h"
+
+#include <ctime>
+#include <nlohmann/json.hpp>
+
+#include "safe-server/log.h"
+
+namespace safe::server {
+
+namespace {
+
+constexpr std::string_view kBackupsPrefix = "/backups/";
+
+enum class RouteKind { kConfig, kBackup, kUnknown };
+
+struct Route {
+  RouteKind kind = RouteKind::kUnknown;
+  std::string_view id_text;  // for kBackup
+};
+
+Route ParseRoute(std::string_view path) {
+  if (path == "/config") return {RouteKind::kConfig, {}};
+  if (path.substr(0, kBackupsPrefix.size()) == kBackupsPrefix) {
+    std::string_view rest = path.substr(kBackupsPrefix.size());
+    if (rest.find('/') == std::string_view::npos) return {RouteKind::kBackup, rest};
+  }
+  return {RouteKind::kUnknown, {}};
+}
+
+bool Allowed(RouteKind kind, HttpMethod m) {
+  switch (kind) {
+    case RouteKind::kConfig:
+      return m == HttpMethod::kGet || m == HttpMethod::kHead;
+    case RouteKind::kBackup:
+      return m == HttpMethod::kGet || m == HttpMethod::kHead || m == HttpMethod::kPut ||
+             m == HttpMethod::kDelete;
+    case RouteKind::kUnknown:
+      return false;
+  }
+  return false;
+}
+
+HttpResponse MethodNotAllowed(RouteKind kind) {
+  HttpResponse r = HttpResponse::Text(405, "method not allowed");
+  r.headers.Add("Allow", kind == RouteKind::kConfig ? "GET, HEAD" : "GET, HEAD, PUT, DELETE");
+  return r;
+}
+
+HttpResponse ErrorResponse(const Status& status) {
+  int code = HttpStatusFor(status);
+  if (code >= 500) {
+    // The status message names no backup; the answer says nothing of the server's insides.
+    LogError("storage: " + status.ToString());
+    HttpResponse r = HttpResponse::Text(
+        code, code == 507 ? "the server's storage is full" : "internal server error");
+    return r;
+  }
+  return HttpResponse::Text(code, status.message());
+}
+
+std::string ConfigBody(const BackupServiceOptions& options) {
+  nlohmann::json j = {{"maxBackupBytes", options.max_backup_bytes},
+                      {"retentionDays", options.retention_days}};
+  return j.dump();
+}
+
+}  // namespace
+
+int HttpStatusFor(const Status& status) {
+  switch (status.code()) {
+    case Status::Code::kOk:
+      return 200;
+    case Status::Code::kNotFound:
+      return 404;
+    case Status::Code::kInvalidArgument:
+      return 400;
+    case Status::Code::kTooLarge:
+      return 413;
+    case Status::Code::kNoSpace:
+      return 507;
+    case Status::Code::kPermissionDenied:
+      return 401;
+    case Status::Code::kUnavailable:
+      return 503;
+    case Status::Code::kCorruption:
+    case Status::Code::kIOError:
+      return 500;
+  }
+  return 500;
+}
+
+std::string HttpDateOfDay(Day day) {
+  time_t t = static_cast<time_t>(day) * 86400;
+  struct tm tm_utc;
+  gmtime_r(&t, &tm_utc);
+  char buf[40];
+  strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm_utc);
+  return buf;
+}
+
+SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth)
+    : service_(service),
+      pool_(pool),
+      auth_(std::move(auth)),
+      config_body_(ConfigBody(service.options())) {}
+
+HttpResponse SafeApp::Unauthorized() const {
+  HttpResponse r = HttpResponse::Text(401, "authentication required");
+  r.headers.Add("WWW-Authenticate", auth_.challenge);
+  return r;
+}
+
+HeadDecision SafeApp::OnHeaders(const HttpRequest& head) {
+  HeadDecision d;
+  if (auth_.check && head.headers.Find("Authorization") == nullptr) {
+    d.refuse = Unauthorized();  // iOS sends credentials only after this challenge
+    return d;
+  }
+  Route route = ParseRoute(head.path);
+  if (route.kind == RouteKind::kUnknown) {
+    d.refuse = HttpResponse::Text(404, "not found");
+    return d;
+  }
+  if (!Allowed(route.kind, head.method)) {
+    d.refuse = MethodNotAllowed(route.kind);
+    return d;
+  }
+  if (route.kind == RouteKind::kBackup) {
+    Result<BackupId> id = BackupId::Parse(route.id_text);
+    if (!id.ok()) {
+      d.refuse = HttpResponse::Text(400, id.status().message());
+      return d;
+    }
+    if (head.method == HttpMethod::kPut) {
+      const std::string* length = head.headers.Find("Content-Length");
+      if (length != nullptr && *length == "0") {
+        d.refuse = HttpResponse::Text(400, "the backup is empty");
+        return d;
+      }
+      d.max_body_bytes = service_.options().max_backup_bytes;
+    }
+  }
+  return d;
+}
+
+void SafeApp::OnRequest(HttpRequest request, Responder respond) {
+  pool_.Post([this, request = std::move(request), respond = std::move(respond)]() {
+    respond(Handle(request));
+  });
+}
+
+HttpResponse SafeApp::Handle(const HttpRequest& request) {
+  if (auth_.check) {
+    const std::string* authorization = request.headers.Find("Authorization");
+    if (authorization == nullptr || !auth_.check(*authorization)) return Unauthorized();
+  }
+  Route route = ParseRoute(request.path);
+  if (route.kind == RouteKind::kConfig) return GetConfig(request);
+  Result<BackupId> id = BackupId::Parse(route.id_text);
+  if (!id.ok()) return HttpResponse::Text(400, id.status().message());  // OnHeaders checked
+  switch (request.method) {
+    case HttpMethod::kGet:
+      return GetBackup(*id, /*head=*/false);
+    case HttpMethod::kHead:
+      return GetBackup(*id, /*head=*/true);
+    case HttpMethod::kPut:
+      return PutBackup(*id, request.body);
+    case HttpMethod::kDelete:
+      return DeleteBackup(*id);
+    default:
+      return MethodNotAllowed(route.kind);
+  }
+}
+
+HttpResponse SafeApp::GetConfig(const HttpRequest& request) const {
+  HttpResponse r;
+  r.status = 200;
+  r.headers.Add("Content-Type", "application/json");
+  r.headers.Add("Cache-Control", "no-store");
+  r.body = config_body_;
+  return r;
+}
+
+HttpResponse SafeApp::GetBackup(const BackupId& id, bool head) {
+  HttpResponse r;
+  storage::BackupInfo info;
+  if (head) {
+    Result<storage::BackupInfo> stat = service_.Stat(id);
+    if (!stat.ok()) return ErrorResponse(stat.status());
+    info = *stat;
+    r.head_content_length = info.size;
+  } else {
+    Result<storage::BackupRecord> record = service_.Download(id);
+    if (!record.ok()) return ErrorResponse(record.status());
+    info = record->info;
+    r.body = std::move(record->blob);
+  }
+  r.status = 200;
+  r.headers.Add("Content-Type", "application/octet-stream");
+  r.headers.Add("Cache-Control", "no-store");
+  r.headers.Add("Last-Modified", HttpDateOfDay(info.upload_day));
+  r.headers.Add("Expires", HttpDateOfDay(service_.DeletionDay(info)));
+  return r;
+}
+
+HttpResponse SafeApp::PutBackup(const BackupId& id, const std::string& body) {
+  Result<storage::PutOutcome> outcome = service_.Upload(id, body);
+  if (!outcome.ok()) return ErrorResponse(outcome.status());
+  HttpResponse r;
+  r.status = *outcome == storage::PutOutcome::kCreated ? 201 : 204;
+  return r;
+}
+
+HttpResponse SafeApp::DeleteBackup(const BackupId& id) {
+  Status s = service_.Remove(id);
+  if (!s.ok()) return ErrorResponse(s);
+  HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
+}  // namespace safe::server

@@ -1,0 +1,64 @@
+// SafeApp: the Safe server's HTTP API, as an HttpApp.
+//
+//   GET|HEAD /config          -> 200 {"maxBackupBytes": N, "retentionDays": D}
+//   GET|HEAD /backups/<id>    -> 200 the blob (HEAD: its headers) | 404
+//   PUT      /backups/<id>    -> 201 new | 204 replaced | 400 empty | 413 too large | 507 disk full
+//   DELETE   /backups/<id>    -> 204 | 404
+// Refused before any body byte is read: 401 (auth on, no credentials), 404 (unknown path),
+// 405 with Allow (method), 400 (malformed id; storage is never touched), 413 (Content-Length
+// above maxBackupBytes). docs/protocol.md is the full table.
+//
+// Handlers are thin: parse the request into types, call one BackupService function on the work
+// pool, map its Status through HttpStatusFor.
+//
+// Thread-safety: as HttpApp requires.
+
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "common/status.h"
+#include "safe-server/backup_service.h"
+#include "safe-server/http_message.h"
+#include "safe-server/work_pool.h"
+
+namespace safe::server {
+
+// Optional HTTP authentication. `check` gets the Authorization header's value and may be slow
+// (it runs on the work pool); `challenge` is the WWW-Authenticate value sent with a 401.
+struct AuthHooks {
+  std::function<bool(std::string_view authorization)> check;
+  std::string challenge;
+};
+
+// The one map from a service Status to an HTTP status code.
+int HttpStatusFor(const Status& status);
+
+// A day (days since the epoch) as an IMF-fixdate at midnight UTC ("Sun, 06 Nov 1994 00:00:00 GMT").
+std::string HttpDateOfDay(Day day);
+
+class SafeApp final : public HttpApp {
+ public:
+  // `service` and `pool` must outlive the app. auth.check empty: no authentication.
+  SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth);
+
+  HeadDecision OnHeaders(const HttpRequest& head) override;
+  void OnRequest(HttpRequest request, Responder respond) override;
+
+ private:
+  HttpResponse Handle(const HttpRequest& request);
+  HttpResponse GetConfig(const HttpRequest& request) const;
+  HttpResponse GetBackup(const BackupId& id, bool head);
+  HttpResponse PutBackup(const BackupId& id, const std::string& body);
+  HttpResponse DeleteBackup(const BackupId& id);
+  HttpResponse Unauthorized() const;
+
+  BackupService& service_;
+  WorkPool& pool_;
+  const AuthHooks auth_;
+  const std::string config_body_;
+};
+
+}  // namespace safe::server

@@ -1,0 +1,169 @@
+// HttpConnection: one HTTP/1.1 connection's protocol state, independent of sockets and Pistache.
+//
+// Why not Pistache's own HTTP layer: in Debian's Pistache 0.0.5 it answers `Connection: close` to
+// every HTTP/1.1 request without a Connection header, never answers `Expect: 100-continue`, cannot
+// send a HEAD answer with the real Content-Length, and reads the whole body before the application
+// can refuse it by its Content-Length (see docs/architecture.md). So Pistache carries the bytes
+// (listener, epoll reactor, worker threads, TLS) and this class speaks HTTP, with the request
+// parsing done by Debian's http-parser (the parser Node.js used for a decade), not by hand.
+//
+// What it does with a request:
+// - parses the request line and headers, refusing more than HttpLimits::max_header_bytes (431);
+// - asks the application (HttpApp::OnHeaders) before reading the body; a refusal is answered at
+//   once and the connection closed after it (the body is never read);
+// - answers `Expect: 100-continue` with `100 Continue` once the headers are accepted;
+// - reads the body (Content-Length or chunked) up to the application's limit (413 beyond);
+// - hands the whole request to HttpApp::OnRequest and writes its answer; a HEAD answer carries
+//   the representation's Content-Length and no body;
+// - keeps the connection open (HTTP/1.1 default, or HTTP/1.0 keep-alive) unless told otherwise;
+// - times out a connection whose headers, body, or next request do not arrive in time (408 when
+//   a request was under way; silently when idle), and a peer that does not read its answer.
+// One request is handled at a time; pipelined bytes wait, bounded, until the answer is written.
+//
+// Thread-safety: every public method may be called from any thread; an internal mutex guards the
+// state. No callback (ConnectionIo, HttpApp) is called with the mutex held, except
+// HttpApp::OnHeaders, which must not call back into the connection.
+
+#pragma once
+
+#include <http_parser.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "safe-server/http_message.h"
+
+namespace safe::server {
+
+struct HttpLimits {
+  // Request line and header fields together, in bytes.
+  size_t max_header_bytes = 16 * 1024;
+  // Header fields per request.
+  size_t max_header_fields = 100;
+  // Bytes of a next (pipelined) request buffered while one is being answered.
+  size_t max_pipelined_bytes = 64 * 1024;
+  // A request's line and headers must arrive within this from its first byte (or from the
+  // connection's start).
+  std::chrono::milliseconds header_timeout{10000};
+  // Its body must arrive within this from the end of its headers.
+  std::chrono::milliseconds body_timeout{60000};
+  // A keep-alive connection with no request under way is closed after this.
+  std::chrono::milliseconds idle_timeout{60000};
+  // An answer must be taken by the peer within this.
+  std::chrono::milliseconds write_timeout{60000};
+  // After we close our side, the peer has this long to close its own.
+  std::chrono::milliseconds linger_timeout{5000};
+};
+
+// The transport under a connection.
+class ConnectionIo {
+ public:
+  virtual ~ConnectionIo() = default;
+  // Queues bytes for the peer, in order. Calls done(true) when all of them were written, or
+  // done(false) when the connection failed first. done may run on any thread, possibly before
+  // Write returns.
+  virtual void Write(std::string bytes, std::function<void(bool ok)> done) = 0;
+  // Ends our sending side once what was queued is written; the peer sees end of stream.
+  virtual void CloseWrite() = 0;
+  // Tears the connection down now, both directions.
+  virtual void Abort() = 0;
+};
+
+class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  using NowFn = std::function<TimePoint()>;
+
+  // `app` must outlive the connection. `now` is injectable for tests.
+  static std::shared_ptr<HttpConnection> Create(HttpApp& app, const HttpLimits& limits,
+                                                std::unique_ptr<ConnectionIo> io,
+                                                std::string peer_address, NowFn now = nullptr);
+  ~HttpConnection();
+
+  HttpConnection(const HttpConnection&) = delete;
+  HttpConnection& operator=(const HttpConnection&) = delete;
+
+  // Bytes from the peer.
+  void OnInput(const char* data, size_t len);
+  // The transport saw the connection end; nothing more will be written or read.
+  void OnDisconnected();
+  // Closes the connection if its current deadline has passed. Returns true if it did.
+  bool CheckTimeout(TimePoint now);
+  // From now on every answer closes its connection; an idle connection is closed now.
+  void BeginDrain();
+  // True when no request is under way (nothing received of one, nothing being answered).
+  bool Idle() const;
+
+ private:
+  enum class State {
+    kReading,     // parsing a request (or waiting for one)
+    kProcessing,  // the application has the request
+    kWriting,     // the answer is queued
+    kClosing,     // our side is closed; waiting for the peer to go
+    kClosed,      // the transport is gone
+  };
+  struct Outbox;
+
+  HttpConnection(HttpApp& app, const HttpLimits& limits, std::unique_ptr<ConnectionIo> io,
+                 std::string peer_address, NowFn now);
+
+  // REQUIRES: mu_ held, state_ == kReading. Returns a whole request when one is complete.
+  std::optional<HttpRequest> ParseLocked(const char* data, size_t len, Outbox& out);
+  // REQUIRES: mu_ held. Queues `response` (serialised) and moves to kWriting.
+  void QueueResponseLocked(HttpResponse response, bool head, bool close, Outbox& out);
+  void ResetParserLocked();
+  void Dispatch(HttpRequest request);
+  void OnResponse(HttpResponse response);
+  void OnWritten(bool ok);
+  void Run(Outbox& out);
+
+  // http-parser callbacks.
+  static const http_parser_settings& ParserSettings();
+  static int OnMessageBegin(http_parser* p);
+  static int OnUrl(http_parser* p, const char* at, size_t len);
+  static int OnHeaderField(http_parser* p, const char* at, size_t len);
+  static int OnHeaderValue(http_parser* p, const char* at, size_t len);
+  static int OnHeadersComplete(http_parser* p);
+  static int OnBody(http_parser* p, const char* at, size_t len);
+  static int OnMessageComplete(http_parser* p);
+  int CountHeaderBytes(size_t len);
+  void FinishHeaderField();
+
+  HttpApp& app_;
+  const HttpLimits limits_;
+  const std::unique_ptr<ConnectionIo> io_;
+  const std::string peer_address_;
+  const NowFn now_;
+
+  mutable std::mutex mu_;
+  State state_ = State::kReading;      // GUARDED_BY(mu_)
+  std::optional<TimePoint> deadline_;  // GUARDED_BY(mu_)
+  bool request_started_ = false;       // GUARDED_BY(mu_): bytes of a request have arrived
+  bool draining_ = false;              // GUARDED_BY(mu_)
+  bool close_after_write_ = false;     // GUARDED_BY(mu_)
+  std::string pending_;                // GUARDED_BY(mu_): received, not yet parsed
+
+  // Parser state, GUARDED_BY(mu_).
+  http_parser parser_;
+  HttpRequest request_;
+  std::string url_;
+  std::string field_, value_;
+  bool in_value_ = false;
+  size_t header_bytes_ = 0;
+  uint64_t max_body_ = 0;
+  bool message_complete_ = false;
+  bool keep_alive_ = false;
+  std::optional<HttpResponse> refusal_;
+  Outbox* outbox_ = nullptr;  // during ParseLocked
+  bool head_request_ = false;
+};
+
+// Serialises an answer (status line, headers, body) as it goes on the wire. For HEAD, the
+// Content-Length is the representation's and no body follows.
+std::string SerializeResponse(const HttpResponse& response, bool head, bool close);
+
+}  // namespace safe::server

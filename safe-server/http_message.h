@@ -1,0 +1,84 @@
+// HttpRequest and HttpResponse: the plain values that pass between the HTTP connection layer
+// (http_connection.h) and the application (HttpApp). Nothing here knows of Pistache or sockets.
+//
+// Thread-safety: value types.
+
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace safe::server {
+
+enum class HttpMethod { kGet, kHead, kPut, kDelete, kPost, kOptions, kOther };
+
+// Header fields in arrival order. Names compare case-insensitively.
+class HttpHeaders {
+ public:
+  void Add(std::string name, std::string value) {
+    fields_.emplace_back(std::move(name), std::move(value));
+  }
+  // The value of the first field named `name`, or nullptr.
+  const std::string* Find(std::string_view name) const;
+  // Replaces every field named `name` with one.
+  void Set(std::string name, std::string value);
+  const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+struct HttpRequest {
+  HttpMethod method = HttpMethod::kOther;
+  std::string path;   // the request target without its query string, as sent (not decoded)
+  std::string query;  // after '?', may be empty
+  HttpHeaders headers;
+  std::string body;
+  // The peer's address, kept in memory only (for throttling); never logged or stored.
+  std::string peer_address;
+};
+
+struct HttpResponse {
+  int status = 200;
+  HttpHeaders headers;  // Content-Length, Connection and Date are added by the connection layer
+  std::string body;
+  // For HEAD: the Content-Length of the representation a GET would carry. The body is not sent.
+  std::optional<uint64_t> head_content_length;
+  // Close the connection after this response.
+  bool close = false;
+
+  // A short text/plain answer: `message` and a newline.
+  static HttpResponse Text(int status, std::string_view message);
+};
+
+using Responder = std::function<void(HttpResponse)>;
+
+// What the application says of a request once its headers are in.
+struct HeadDecision {
+  // Set: answer this now; the body is never read and the connection is closed after it.
+  std::optional<HttpResponse> refuse;
+  // Largest body accepted for this request (Content-Length or the sum of chunks).
+  uint64_t max_body_bytes = 0;
+};
+
+// The application the HTTP layer drives. Implementations must be thread-safe: OnHeaders runs on
+// the network threads, OnRequest may run on any thread.
+class HttpApp {
+ public:
+  virtual ~HttpApp() = default;
+  // Called once the request line and headers are in, before any body byte is read. Must be
+  // cheap: it runs on a network thread. `head.body` is empty.
+  virtual HeadDecision OnHeaders(const HttpRequest& head) = 0;
+  // Called with the whole request; must call `respond` exactly once, from any thread.
+  virtual void OnRequest(HttpRequest request, Responder respond) = 0;
+};
+
+// The reason phrase of a status code ("Not Found"), or "Unknown".
+const char* ReasonPhrase(int status);
+
+}  // namespace safe::server

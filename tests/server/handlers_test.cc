@@ -1,0 +1,252 @@
+// The Safe API (SafeApp + BackupService) driven in-process over HttpConnection, like restic's
+// rest-server tests: tables of request -> expected answer, against a MemoryStore wrapped in a
+// counter so tests can show when storage is never touched.
+
+#include "safe-server/handlers.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+
+#include "safe-server/http_connection.h"
+#include "storage/memory_store.h"
+#include "tests/server/http_test_util.h"
+
+namespace safe::server {
+namespace {
+
+using testing::ParsedResponse;
+
+constexpr char kId[] = "066384d3695fbbd9f31a7d533900fd0cd8d1373beb6a28678522d2a49980c9c3";
+constexpr Day kToday = 20000;  // 2024-10-04
+
+// Counts every call that reaches the store.
+class CountingStore final : public storage::BackupStore {
+ public:
+  Result<storage::BackupRecord> Get(const BackupId& k) override { return ++calls, inner.Get(k); }
+  Result<storage::BackupInfo> Stat(const BackupId& k) override { return ++calls, inner.Stat(k); }
+  Result<storage::PutOutcome> Put(const BackupId& k, std::string_view b, Day d) override {
+    return ++calls, inner.Put(k, b, d);
+  }
+  Status Delete(const BackupId& k) override { return ++calls, inner.Delete(k); }
+  Status Scan(const std::function<void(const BackupId&, const storage::BackupInfo&)>& v) override {
+    return ++calls, inner.Scan(v);
+  }
+  Result<uint64_t> DeleteUploadedBefore(Day d) override {
+    return ++calls, inner.DeleteUploadedBefore(d);
+  }
+  storage::MemoryStore inner;
+  std::atomic<int> calls{0};
+};
+
+class HandlersTest : public ::testing::Test {
+ protected:
+  HandlersTest() : clock_(kToday) { Build({}); }
+
+  void Build(AuthHooks auth, uint64_t max_bytes = 1000) {
+    app_.reset();
+    service_ = std::make_unique<BackupService>(store_, clock_,
+                                               BackupServiceOptions{max_bytes, /*retention=*/180});
+    app_ = std::make_unique<SafeApp>(*service_, pool_, std::move(auth));
+  }
+
+  // Sends one request on a fresh connection and returns the one answer.
+  ParsedResponse Do(const std::string& request, bool head = false) {
+    testing::Wire wire;
+    auto conn = HttpConnection::Create(*app_, HttpLimits(),
+                                       std::make_unique<testing::FakeIo>(&wire), "192.0.2.7");
+    conn->OnInput(request.data(), request.size());
+    bool complete = false;
+    auto responses = testing::ParseResponses(wire.out, {head}, &complete);
+    EXPECT_TRUE(complete);
+    EXPECT_EQ(responses.size(), 1u) << wire.out;
+    return responses.empty() ? ParsedResponse() : responses.back();
+  }
+
+  ParsedResponse Put(const std::string& body, const std::string& id = kId,
+                     const std::string& extra = "") {
+    return Do("PUT /backups/" + id +
+              " HTTP/1.1\r\nHost: s\r\nContent-Type: application/octet-stream\r\n" + extra +
+              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body);
+  }
+  ParsedResponse Get(const std::string& id = kId, const std::string& extra = "") {
+    return Do("GET /backups/" + id + " HTTP/1.1\r\nHost: s\r\n" + extra + "\r\n");
+  }
+
+  CountingStore store_;
+  FakeClock clock_;
+  WorkPool pool_{0};  // runs each request inline
+  std::unique_ptr<BackupService> service_;
+  std::unique_ptr<SafeApp> app_;
+};
+
+TEST_F(HandlersTest, ConfigAnnouncesLimits) {
+  auto r = Do("GET /config HTTP/1.1\r\nAccept: application/json\r\n\r\n");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Type"), "application/json");
+  EXPECT_EQ(r.body, R"({"maxBackupBytes":1000,"retentionDays":180})");
+  EXPECT_EQ(store_.calls, 0);
+}
+
+TEST_F(HandlersTest, PutCreatesThenReplaces) {
+  EXPECT_EQ(Put("first").status, 201);
+  EXPECT_EQ(Put("second").status, 204);
+  auto r = Get();
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "second");
+  EXPECT_EQ(r.Header("Content-Type"), "application/octet-stream");
+}
+
+TEST_F(HandlersTest, BinaryBlobComesBackExactly) {
+  std::string blob;
+  for (int i = 0; i < 1000; ++i) blob.push_back(static_cast<char>(i * 7));
+  ASSERT_EQ(Put(blob).status, 201);
+  EXPECT_EQ(Get().body, blob);
+}
+
+TEST_F(HandlersTest, HeadGivesLengthAndDatesWithoutBody) {
+  ASSERT_EQ(Put("12345").status, 201);
+  auto r = Do(std::string("HEAD /backups/") + kId + " HTTP/1.1\r\n\r\n", /*head=*/true);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.Header("Content-Length"), "5");
+  EXPECT_EQ(r.body, "");
+  EXPECT_EQ(r.Header("Last-Modified"), HttpDateOfDay(kToday));
+  EXPECT_EQ(r.Header("Expires"), HttpDateOfDay(kToday + 181));
+}
+
+TEST_F(HandlersTest, DatesAreMidnightUtc) {
+  EXPECT_EQ(HttpDateOfDay(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_EQ(HttpDateOfDay(20000), "Fri, 04 Oct 2024 00:00:00 GMT");
+}
+
+TEST_F(HandlersTest, MissingBackupIs404) {
+  EXPECT_EQ(Get().status, 404);
+  EXPECT_EQ(Do(std::string("HEAD /backups/") + kId + " HTTP/1.1\r\n\r\n", true).status, 404);
+  EXPECT_EQ(Do(std::string("DELETE /backups/") + kId + " HTTP/1.1\r\n\r\n").status, 404);
+}
+
+TEST_F(HandlersTest, DeleteRemoves) {
+  ASSERT_EQ(Put("x").status, 201);
+  EXPECT_EQ(Do(std::string("DELETE /backups/") + kId + " HTTP/1.1\r\n\r\n").status, 204);
+  EXPECT_EQ(Get().status, 404);
+}
+
+struct Refusal {
+  const char* name;
+  std::string request;
+  int status;
+};
+
+class HandlersRefusalTest : public HandlersTest, public ::testing::WithParamInterface<Refusal> {};
+
+TEST_P(HandlersRefusalTest, RefusesWithoutTouchingStorage) {
+  ASSERT_EQ(Put("kept").status, 201);
+  int calls_before = store_.calls;
+  auto r = Do(GetParam().request);
+  EXPECT_EQ(r.status, GetParam().status) << r.body;
+  EXPECT_EQ(store_.calls, calls_before);
+  auto after = Get();
+  EXPECT_EQ(after.body, "kept");  // what was stored is intact
+}
+
+const std::string kP = std::string("/backups/") + kId;
+INSTANTIATE_TEST_SUITE_P(
+    Table, HandlersRefusalTest,
+    ::testing::Values(
+        Refusal{"UppercaseId", "GET /backups/" + std::string(64, 'A') + " HTTP/1.1\r\n\r\n", 400},
+        Refusal{"ShortId", "GET /backups/abc HTTP/1.1\r\n\r\n", 400},
+        Refusal{"EmptyId", "GET /backups/ HTTP/1.1\r\n\r\n", 400},
+        Refusal{"PutBadId", "PUT /backups/xyz HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 400},
+        Refusal{"TraversalId", "GET /backups/..%2f..%2fetc%2fpasswd HTTP/1.1\r\n\r\n", 400},
+        Refusal{"NestedPath", "GET " + kP + "/x HTTP/1.1\r\n\r\n", 404},
+        Refusal{"UnknownPath", "GET /nothing HTTP/1.1\r\n\r\n", 404},
+        Refusal{"Root", "GET / HTTP/1.1\r\n\r\n", 404},
+        Refusal{"PostBackup", "POST " + kP + " HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 405},
+        Refusal{"PutConfig", "PUT /config HTTP/1.1\r\nContent-Length: 1\r\n\r\nx", 405},
+        Refusal{"Propfind", "PROPFIND " + kP + " HTTP/1.1\r\n\r\n", 405},
+        Refusal{"EmptyBody", "PUT " + kP + " HTTP/1.1\r\nContent-Length: 0\r\n\r\n", 400},
+        Refusal{"TooLarge", "PUT " + kP + " HTTP/1.1\r\nContent-Length: 1001\r\n\r\n", 413},
+        Refusal{"TooLargeChunked",
+                "PUT " + kP + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3e9\r\n" +
+                    std::string(1001, 'z') + "\r\n0\r\n\r\n",
+                413},
+        Refusal{"NotHttp", "hello\r\n\r\n", 400}),
+    [](const ::testing::TestParamInfo<Refusal>& info) { return std::string(info.param.name); });
+
+TEST_F(HandlersTest, MethodNotAllowedListsAllowedMethods) {
+  auto r = Do("DELETE /config HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow"), "GET, HEAD");
+  r = Do("POST " + kP + " HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(r.Header("Allow"), "GET, HEAD, PUT, DELETE");
+}
+
+TEST_F(HandlersTest, ChunkedEmptyBodyIsRefused) {
+  auto r = Do("PUT " + kP + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(Get().status, 404);
+}
+
+TEST_F(HandlersTest, AnyUserAgentAcceptAndContentTypeAreServed) {
+  for (const char* extra :
+       {"User-Agent: Threema\r\n", "User-Agent: Threema Desktop/2.0 (Linux)\r\n",
+        "User-Agent: curl/7.88\r\nAccept: */*\r\n",
+        "User-Agent: Mozilla/5.0\r\nAccept: text/html\r\n", "Content-Type: text/plain\r\n"}) {
+    EXPECT_EQ(Put("blob", kId, extra).status / 100, 2) << extra;
+    EXPECT_EQ(Get(kId, extra).status, 200) << extra;
+  }
+}
+
+TEST_F(HandlersTest, BackupExpiresAfterRetentionDays) {
+  ASSERT_EQ(Put("old").status, 201);
+  clock_.Advance(180);
+  EXPECT_EQ(Get().status, 200);  // the last day
+  clock_.Advance(1);
+  EXPECT_EQ(Get().status, 404);  // gone from its deletion day, even before the sweep
+  Result<uint64_t> swept = service_->ExpireOld();
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 1u);
+  EXPECT_TRUE(store_.inner.Stat(*BackupId::Parse(kId)).status().IsNotFound());
+}
+
+TEST_F(HandlersTest, UploadAgainRefreshesRetention) {
+  ASSERT_EQ(Put("v1").status, 201);
+  clock_.Advance(100);
+  ASSERT_EQ(Put("v2").status, 204);
+  clock_.Advance(100);
+  EXPECT_EQ(Get().body, "v2");
+  auto swept = service_->ExpireOld();
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, 0u);
+}
+
+TEST_F(HandlersTest, AuthChallengesWithoutCredentialsOnEveryPath) {
+  Build(AuthHooks{[](std::string_view h) { return h == "Basic dTpw"; }, "Basic realm=\"t\""});
+  for (const std::string& req :
+       {std::string("GET /config HTTP/1.1\r\n\r\n"), "GET " + kP + " HTTP/1.1\r\n\r\n",
+        std::string("GET /unknown HTTP/1.1\r\n\r\n"),
+        "PUT " + kP + " HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"}) {
+    auto r = Do(req);
+    EXPECT_EQ(r.status, 401) << req;
+    EXPECT_EQ(r.Header("WWW-Authenticate"), "Basic realm=\"t\"");
+  }
+  EXPECT_EQ(store_.calls, 0);
+  EXPECT_EQ(Put("abc", kId, "Authorization: Basic d3Jvbmc=\r\n").status, 401);
+  EXPECT_EQ(store_.calls, 0);
+  EXPECT_EQ(Put("abc", kId, "Authorization: Basic dTpw\r\n").status, 201);
+  EXPECT_EQ(Get(kId, "Authorization: Basic dTpw\r\n").body, "abc");
+}
+
+TEST(HttpStatusForTest, MapsEveryCode) {
+  EXPECT_EQ(HttpStatusFor(Status::NotFound("")), 404);
+  EXPECT_EQ(HttpStatusFor(Status::InvalidArgument("")), 400);
+  EXPECT_EQ(HttpStatusFor(Status::TooLarge("")), 413);
+  EXPECT_EQ(HttpStatusFor(Status::NoSpace("")), 507);
+  EXPECT_EQ(HttpStatusFor(Status::Corruption("")), 500);
+  EXPECT_EQ(HttpStatusFor(Status::IOError("")), 500);
+  EXPECT_EQ(HttpStatusFor(Status::Unavailable("")), 503);
+  EXPECT_EQ(HttpStatusFor(Status::PermissionDenied("")), 401);
+}
+
+}  // namespace
+}  // namespace safe::server

@@ -1,0 +1,85 @@
+// Test support: a real safe-server process on a free loopback port, and temporary directories.
+//
+// ServerProcess::Start runs SAFE_BIN_DIR/safe-server with `--listen 127.0.0.1:0` and a fresh data
+// directory (unless the arguments name one), and returns once the server has printed its
+// "safe-server: listening on HOST:PORT" line: no sleeping, no guessing at ports. Everything the
+// server writes to stderr is collected (Log()), so tests can check what it logs.
+//
+// Thread-safety: one test thread uses an instance.
+
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace safe::testing {
+
+// A directory under $TMPDIR (or /tmp), removed with its contents on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+class ServerProcess {
+ public:
+  // Starts the server with extra_args. Unless they contain --listen, listens on 127.0.0.1:0;
+  // unless they contain --data-dir, uses a fresh temporary directory (kept for restarts).
+  // Returns nullptr (after printing why to stderr) when the server exits or does not report its
+  // port within 30 seconds.
+  static std::unique_ptr<ServerProcess> Start(std::vector<std::string> extra_args = {});
+  // Starts another server on the same data directory and arguments (after Kill9 or Terminate).
+  std::unique_ptr<ServerProcess> Restart() const;
+  ~ServerProcess();  // SIGKILL if still running
+
+  uint16_t port() const { return port_; }
+  // "http://127.0.0.1:PORT/" (or https:// when --tls-cert was given).
+  std::string BaseUrl() const;
+  const std::string& data_dir() const { return data_dir_; }
+  pid_t pid() const { return pid_; }
+
+  // SIGKILL, then wait for the process.
+  void Kill9();
+  // SIGTERM, wait; returns the exit status (or 128 + signal).
+  int Terminate();
+  // Sends a signal without waiting.
+  void Signal(int sig);
+  // Waits for the process to end; returns the exit status (or 128 + signal).
+  int Wait();
+  // Everything the server wrote to stderr so far.
+  std::string Log() const;
+
+ private:
+  ServerProcess() = default;
+  void ReadStderr();
+
+  pid_t pid_ = -1;
+  uint16_t port_ = 0;
+  bool tls_ = false;
+  int stderr_fd_ = -1;
+  std::string data_dir_;
+  std::shared_ptr<TempDir> own_data_dir_;
+  std::vector<std::string> args_;
+  mutable std::mutex log_mu_;
+  std::string log_;
+  std::thread reader_;
+  int exit_status_ = -1;
+};
+
+// Runs a command (argv[0] found on PATH or given as a path), feeding `input` to its stdin.
+// Returns its exit status and fills `out`/`err` with what it printed.
+int RunCommand(const std::vector<std::string>& argv, const std::string& input, std::string* out,
+               std::string* err);
+
+}  // namespace safe::testing
