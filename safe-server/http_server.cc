@@ -1,11 +1,12 @@
 #include "safe-server/http_server.h"
 
-#include <openssl/ssl.h>
-#include <pistache/listener.h>
 #include <pistache/net.h>
 #include <pistache/peer.h>
+#include <pistache/reactor.h>
 #include <pistache/tcp.h>
+#include <pistache/transport.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -15,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "safe-server/acceptor.h"
 #include "safe-server/log.h"
 
 namespace safe::server {
@@ -96,14 +98,6 @@ class Handler final : public Pistache::Tcp::Handler {
   Handler(const Handler& other) : Pistache::Tcp::Handler(), shared_(other.shared_) {}
 
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
-    if (peer->ssl() != nullptr) {
-      // Pistache offers no hook into its SSL_CTX: enforce TLS 1.2 or newer per connection.
-      auto* ssl = static_cast<SSL*>(peer->ssl());
-      if (SSL_version(ssl) < TLS1_2_VERSION) {
-        ::shutdown(peer->fd(), SHUT_RDWR);
-        return;
-      }
-    }
     auto conn = HttpConnection::Create(*shared_->app, shared_->limits,
                                        std::make_unique<PeerIo>(peer), peer->address().host());
     if (shared_->draining.load() || !shared_->registry.Add(conn, shared_->max_connections)) {
@@ -132,11 +126,6 @@ class Handler final : public Pistache::Tcp::Handler {
   std::unordered_map<int, std::shared_ptr<HttpConnection>> connections_;
 };
 
-std::string HostPort(const std::string& host, uint16_t port) {
-  bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
-  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-}
-
 }  // namespace
 
 class HttpServer::Impl {
@@ -144,31 +133,40 @@ class HttpServer::Impl {
   explicit Impl(std::shared_ptr<Shared> shared) : shared_(std::move(shared)) {}
 
   Status Start(const HttpServerOptions& options) {
+    AcceptorOptions accept;
+    accept.host = options.host;
+    accept.port = options.port;
+    accept.tls_cert = options.tls_cert;
+    accept.tls_key = options.tls_key;
+    accept.handshake_timeout = options.limits.header_timeout;
+    auto acceptor = Acceptor::Bind(accept);
+    if (!acceptor.ok()) return acceptor.status();
+    acceptor_ = std::move(acceptor.value());
     try {
-      Pistache::Address address(HostPort(options.host, options.port));
-      Pistache::Flags<Pistache::Tcp::Options> flags(Pistache::Tcp::Options::ReuseAddr);
-      flags.setFlag(Pistache::Tcp::Options::NoDelay);
-      flags.setFlag(Pistache::Tcp::Options::CloseOnExec);
-      listener_.init(options.threads, flags, "safe-net");
-      listener_.setHandler(std::make_shared<Handler>(shared_));
-      if (!options.tls_cert.empty()) {
-        listener_.setupSSL(options.tls_cert, options.tls_key, /*use_compression=*/false, nullptr);
-      }
-      listener_.bind(address);
-      listener_.runThreaded();
+      // Pistache's reactor runs one transport (epoll loop) per thread; each gets its own clone
+      // of the handler.
+      reactor_.init(Pistache::Aio::AsyncContext(options.threads, "safe-net"));
+      transport_key_ = reactor_.addHandler(
+          std::make_shared<Pistache::Tcp::Transport>(std::make_shared<Handler>(shared_)));
+      reactor_.run();
     } catch (const std::exception& e) {
-      return Status::IOError(std::string("cannot listen: ") + e.what());
+      return Status::IOError(std::string("cannot start the network threads: ") + e.what());
     }
+    transports_ = reactor_.handlers(transport_key_);
+    acceptor_->Start([this](const AcceptedConnection& c) { Dispatch(c); });
     reaper_ = std::thread([this] { ReapLoop(); });
     return Status::OK();
   }
 
-  uint16_t port() const { return static_cast<uint16_t>(listener_.getPort()); }
+  uint16_t port() const { return acceptor_->port(); }
+
+  Status ReloadTls() { return acceptor_->ReloadTls(); }
 
   size_t Shutdown(std::chrono::milliseconds grace) {
     if (stopped_) return 0;
     stopped_ = true;
     shared_->draining.store(true);
+    acceptor_->Stop();
     auto deadline = Clock::now() + grace;
     for (auto& c : shared_->registry.Snapshot()) c->BeginDrain();
     size_t busy = 0;
@@ -186,11 +184,23 @@ class HttpServer::Impl {
     }
     cv_.notify_all();
     if (reaper_.joinable()) reaper_.join();
-    listener_.shutdown();
+    reactor_.shutdown();
     return busy;
   }
 
  private:
+  // Hands a ready connection to a transport (spread by descriptor, as Pistache's listener does).
+  void Dispatch(const AcceptedConnection& c) {
+    Pistache::Address address = Pistache::Address::fromUnix(
+        reinterpret_cast<sockaddr*>(const_cast<sockaddr_storage*>(&c.address)));
+    std::shared_ptr<Pistache::Tcp::Peer> peer =
+        c.ssl != nullptr ? Pistache::Tcp::Peer::CreateSSL(c.fd, address, c.ssl)
+                         : Pistache::Tcp::Peer::Create(c.fd, address);
+    auto transport = std::static_pointer_cast<Pistache::Tcp::Transport>(
+        transports_[static_cast<size_t>(c.fd) % transports_.size()]);
+    transport->handleNewPeer(peer);
+  }
+
   void ReapLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_reaper_) {
@@ -204,7 +214,10 @@ class HttpServer::Impl {
   }
 
   std::shared_ptr<Shared> shared_;
-  Pistache::Tcp::Listener listener_;
+  std::unique_ptr<Acceptor> acceptor_;
+  Pistache::Aio::Reactor reactor_;
+  Pistache::Aio::Reactor::Key transport_key_;
+  std::vector<std::shared_ptr<Pistache::Aio::Handler>> transports_;
   std::thread reaper_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -231,5 +244,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
 uint16_t HttpServer::port() const { return impl_->port(); }
 
 size_t HttpServer::Shutdown(std::chrono::milliseconds grace) { return impl_->Shutdown(grace); }
+
+Status HttpServer::ReloadTls() { return impl_->ReloadTls(); }
 
 }  // namespace safe::server

@@ -1,5 +1,6 @@
-// HttpServer: the listening endpoint. Pistache's TCP layer (listener, epoll reactor, worker
-// threads, TLS through OpenSSL) carries the bytes; HttpConnection speaks HTTP on each connection.
+// HttpServer: the listening endpoint. Our Acceptor takes connections and does TLS handshakes
+// without blocking; Pistache's TCP layer (epoll reactor, one transport per network thread, TLS
+// reads and writes) carries the bytes; HttpConnection speaks HTTP on each connection.
 //
 // Also owns the reaper: a thread that closes connections whose header, body, idle or write time
 // ran out, so idle or slow peers cannot hold the server.
@@ -43,6 +44,9 @@ class HttpServer {
   // connection, and requests already under way have up to `grace` to finish. Then stops the
   // listener and the network threads. Returns the number of connections cut short.
   size_t Shutdown(std::chrono::milliseconds grace);
+
+  // Loads the TLS certificate and key again for new connections (for renewals, on SIGHUP).
+  Status ReloadTls();
 
   class Impl;
 

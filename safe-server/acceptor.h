@@ -1,0 +1,78 @@
+// Acceptor: the listening socket, and TLS handshakes done without blocking.
+//
+// Why not Pistache's Tcp::Listener: in Debian's Pistache 0.0.5 it runs SSL_accept on its single
+// accept thread with a blocking socket and no time limit, so one TCP connection that never sends
+// a ClientHello stops every later connection from being accepted. And it gives no access to its
+// SSL_CTX, so the protocol versions and ciphers could not be set. Here one thread accepts and
+// drives every handshake through epoll, each with a deadline, and hands finished connections
+// (plain or TLS) to a callback — HttpServer gives them to Pistache's transports.
+//
+// TLS: 1.2 and 1.3 only; for TLS 1.2 only ECDHE key exchange with AEAD ciphers (AES-GCM,
+// ChaCha20-Poly1305); no compression, no renegotiation. ReloadTls() swaps in a new certificate
+// and key for new connections; established ones keep theirs.
+//
+// Thread-safety: Start/Stop from one controlling thread; ReloadTls from any thread.
+
+#pragma once
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+
+namespace safe::server {
+
+struct AcceptorOptions {
+  std::string host = "127.0.0.1";  // IPv4, IPv6 (brackets optional) or a name
+  uint16_t port = 8080;            // 0: a free port
+  int backlog = 1024;
+  std::string tls_cert;  // PEM certificate chain; empty: plain TCP
+  std::string tls_key;   // PEM private key
+  // A TLS handshake must finish within this.
+  std::chrono::milliseconds handshake_timeout{10000};
+  // Handshakes under way at once; further connections wait in the kernel's backlog.
+  size_t max_handshakes = 1024;
+};
+
+// A connection ready for HTTP: its socket (non-blocking), the peer's address, and the SSL
+// object (SSL*, owned by the receiver from now on) or nullptr.
+struct AcceptedConnection {
+  int fd = -1;
+  sockaddr_storage address{};
+  void* ssl = nullptr;
+};
+
+class Acceptor {
+ public:
+  using Deliver = std::function<void(const AcceptedConnection&)>;
+
+  // Binds and listens (IOError when the address cannot be bound; InvalidArgument when the TLS
+  // files cannot be used, with OpenSSL's reason). Nothing is accepted until Start.
+  static Result<std::unique_ptr<Acceptor>> Bind(const AcceptorOptions& options);
+  ~Acceptor();  // Stop()
+
+  uint16_t port() const;
+  bool tls() const;
+
+  // Starts the accepting thread; `deliver` gets each ready connection on that thread.
+  void Start(Deliver deliver);
+  // Stops accepting and closes the listening socket and the handshakes under way.
+  void Stop();
+
+  // Loads the certificate and key again (same paths) for new connections. On error the old ones
+  // stay in use and the error is returned.
+  Status ReloadTls();
+
+  class Impl;
+
+ private:
+  explicit Acceptor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace safe::server
