@@ -1,0 +1,491 @@
+#include "storage/rocksdb_store.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstring>
+#include <filesystem>
+#include <mutex>
+#include <shared_mutex>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <rocksdb/cache.h>
+#include <rocksdb/convenience.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/snapshot.h>
+#include <rocksdb/table.h>
+#include <rocksdb/transaction_log.h>
+#include <rocksdb/write_batch.h>
+
+namespace safe::storage {
+namespace {
+
+constexpr char kMetadataFamily[] = "metadata";
+constexpr char kBlobsFamily[] = "blobs";
+
+// Metadata value: version (u8) | size (u64 LE) | upload_day (i32 LE, two's complement).
+constexpr uint8_t kMetadataVersion = 1;
+constexpr size_t kMetadataBytes = 1 + 8 + 4;
+
+// Stripes of the per-key lock. Enough that unrelated keys rarely share one on a small machine.
+constexpr size_t kStripes = 64;
+
+// Scan and sweep walk the metadata in chunks and drop their iterator between chunks, so that a
+// visitor may call back into the store and a long walk does not pin old memtables and files.
+constexpr size_t kChunkRecords = 1024;
+
+// Blob files: smaller than RocksDB's 256 MiB default, so that garbage collection can reclaim
+// replaced blobs on a small server without rewriting huge files.
+constexpr uint64_t kBlobFileBytes = 64 << 20;
+
+std::string EncodeInfo(const BackupInfo& info) {
+  std::string out(kMetadataBytes, '\0');
+  out[0] = static_cast<char>(kMetadataVersion);
+  for (int i = 0; i < 8; ++i) out[1 + i] = static_cast<char>((info.size >> (8 * i)) & 0xff);
+  uint32_t day;
+  std::memcpy(&day, &info.upload_day, sizeof(day));
+  for (int i = 0; i < 4; ++i) out[9 + i] = static_cast<char>((day >> (8 * i)) & 0xff);
+  return out;
+}
+
+Result<BackupInfo> DecodeInfo(std::string_view value) {
+  if (value.size() != kMetadataBytes || static_cast<uint8_t>(value[0]) != kMetadataVersion) {
+    return Status::Corruption("backup metadata has an unknown format");
+  }
+  BackupInfo info;
+  for (int i = 0; i < 8; ++i) {
+    info.size |= static_cast<uint64_t>(static_cast<uint8_t>(value[1 + i])) << (8 * i);
+  }
+  uint32_t day = 0;
+  for (int i = 0; i < 4; ++i) {
+    day |= static_cast<uint32_t>(static_cast<uint8_t>(value[9 + i])) << (8 * i);
+  }
+  std::memcpy(&info.upload_day, &day, sizeof(day));
+  return info;
+}
+
+rocksdb::Slice ToSlice(const BackupId& key) {
+  std::string_view bytes = key.AsStringView();
+  return rocksdb::Slice(bytes.data(), bytes.size());
+}
+
+Result<BackupId> KeyFromSlice(const rocksdb::Slice& slice) {
+  if (slice.size() != BackupId::kBytes) return Status::Corruption("stored key has a wrong length");
+  BackupId::Bytes bytes;
+  std::memcpy(bytes.data(), slice.data(), bytes.size());
+  return BackupId::FromBytes(bytes);
+}
+
+std::string CodeName(rocksdb::Status::Code code) {
+  switch (code) {
+    case rocksdb::Status::kNotSupported:
+      return "not supported by RocksDB";
+    case rocksdb::Status::kInvalidArgument:
+      return "invalid argument to RocksDB";
+    case rocksdb::Status::kIncomplete:
+      return "RocksDB operation incomplete";
+    case rocksdb::Status::kShutdownInProgress:
+      return "RocksDB is shutting down";
+    case rocksdb::Status::kTimedOut:
+      return "RocksDB timed out";
+    case rocksdb::Status::kAborted:
+      return "RocksDB aborted the operation";
+    case rocksdb::Status::kBusy:
+      return "RocksDB is busy";
+    case rocksdb::Status::kTryAgain:
+      return "RocksDB asks to try again";
+    default:
+      return "RocksDB error code " + std::to_string(static_cast<int>(code));
+  }
+}
+
+// The one translation of rocksdb::Status. `what` names the operation. RocksDB's own message is
+// kept only for I/O errors (it names files, never keys); a Corruption message may quote a key, so
+// it is dropped.
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::NotFound(what + ": not found");
+  if (s.IsNoSpace() || (s.IsIOError() && s.subcode() == rocksdb::Status::kSpaceLimit)) {
+    return Status::NoSpace(what + ": no space left for the store");
+  }
+  if (s.IsCorruption()) return Status::Corruption(what + ": stored data failed a check");
+  if (s.IsIOError()) return Status::IOError(what + ": " + s.ToString());
+  // Busy, TimedOut, ShutdownInProgress, ...: the engine failed; its code's name is enough.
+  return Status::IOError(what + ": " + CodeName(s.code()));
+}
+
+}  // namespace
+
+struct RocksDbStore::Impl {
+  // Shared by every call, exclusive in Close(): Close waits for calls in progress.
+  std::shared_mutex lifetime_mutex;
+  std::unique_ptr<rocksdb::DB> db;                    // GUARDED_BY(lifetime_mutex); null: closed
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // GUARDED_BY(lifetime_mutex); owned
+  rocksdb::ColumnFamilyHandle* metadata = nullptr;    // one of handles
+  rocksdb::ColumnFamilyHandle* blobs = nullptr;       // one of handles
+
+  std::array<std::mutex, kStripes> stripes;
+  std::atomic<uint64_t> backups{0};
+  std::atomic<uint64_t> bytes{0};
+  // Set when a write failed for lack of space: the next write calls DB::Resume() first.
+  std::atomic<bool> resume_needed{false};
+
+  std::mutex& StripeFor(const BackupId& key) {
+    return stripes[std::hash<std::string_view>{}(key.AsStringView()) % kStripes];
+  }
+
+  // REQUIRES: lifetime_mutex held (shared) and db open.
+  Result<BackupInfo> ReadInfo(const rocksdb::ReadOptions& read_options, const BackupId& key) {
+    std::string value;
+    rocksdb::Status s = db->Get(read_options, metadata, ToSlice(key), &value);
+    if (s.IsNotFound()) return Status::NotFound("no backup under this key");
+    if (!s.ok()) return FromRocks(s, "reading backup metadata");
+    return DecodeInfo(value);
+  }
+
+  // REQUIRES: lifetime_mutex held (shared) and db open.
+  void MaybeResume() {
+    if (!resume_needed.exchange(false)) return;
+    // Clears RocksDB's background error (e.g. after a full disk) so that writes are accepted
+    // again; OK when there is none. If space is still missing, the write fails again and sets
+    // the flag again.
+    if (!db->Resume().ok()) resume_needed.store(true);
+  }
+
+  // REQUIRES: lifetime_mutex held (shared) and db open.
+  Status Write(bool sync, rocksdb::WriteBatch* batch, const char* what) {
+    rocksdb::WriteOptions write_options;
+    write_options.sync = sync;
+    Status status = FromRocks(db->Write(write_options, batch), what);
+    if (status.IsNoSpace()) resume_needed.store(true);
+    return status;
+  }
+
+  // Reads up to kChunkRecords metadata entries after *resume_after (from the start when
+  // *first), appending them to *out. Sets *done when the end was reached.
+  // REQUIRES: lifetime_mutex held (shared) and db open.
+  Status ReadChunk(bool first, std::string* resume_after,
+                   std::vector<std::pair<BackupId, BackupInfo>>* out, bool* done) {
+    rocksdb::ReadOptions read_options;
+    read_options.fill_cache = false;  // a full walk would only evict the hot blocks
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, metadata));
+    if (first) {
+      it->SeekToFirst();
+    } else {
+      it->Seek(*resume_after);
+      if (it->Valid() && it->key() == rocksdb::Slice(*resume_after)) it->Next();
+    }
+    for (; it->Valid() && out->size() < kChunkRecords; it->Next()) {
+      Result<BackupId> key = KeyFromSlice(it->key());
+      if (!key.ok()) return key.status();
+      Result<BackupInfo> info =
+          DecodeInfo(std::string_view(it->value().data(), it->value().size()));
+      if (!info.ok()) return info.status();
+      out->emplace_back(*key, *info);
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "scanning backup metadata");
+    *done = !it->Valid();
+    if (!out->empty()) *resume_after = std::string(out->back().first.AsStringView());
+    return Status::OK();
+  }
+};
+
+RocksDbStore::RocksDbStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+RocksDbStore::~RocksDbStore() { Close().IgnoreError(); }
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& options) {
+  if (options.path.empty()) return Status::InvalidArgument("the store path is empty");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path path(options.path);
+  fs::file_status path_status = fs::status(path, ec);
+  if (fs::exists(path_status)) {
+    if (!fs::is_directory(path_status)) {
+      return Status::IOError("the store path exists but is not a directory: " + options.path);
+    }
+  } else if (fs::create_directories(path, ec); ec) {
+    return Status::IOError("cannot create the store directory " + options.path + ": " +
+                           ec.message());
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  // Group commit: concurrent sync writers share one WAL write and one fsync; pipelining lets
+  // the next group's WAL write overlap the previous group's memtable insert.
+  db_options.enable_pipelined_write = true;
+  db_options.max_write_batch_group_size_bytes = options.max_write_batch_group_size_bytes;
+  // The metadata family fills its memtable far more slowly than the blobs family; without a cap
+  // its unflushed entries would keep gigabytes of WAL alive.
+  db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
+  db_options.keep_log_file_num = 4;
+  db_options.max_log_file_size = 4 << 20;
+
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  rocksdb::BlockBasedTableOptions metadata_table;
+  metadata_table.block_cache = cache;
+  // Stat and Put of a new key look up keys that are absent: a bloom filter answers from memory.
+  metadata_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions metadata_options;
+  metadata_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(metadata_table));
+  metadata_options.write_buffer_size = options.write_buffer_bytes;
+  metadata_options.level_compaction_dynamic_level_bytes = true;
+
+  rocksdb::BlockBasedTableOptions blobs_table;
+  blobs_table.block_cache = cache;
+  rocksdb::ColumnFamilyOptions blobs_options;
+  blobs_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(blobs_table));
+  blobs_options.write_buffer_size = options.write_buffer_bytes;
+  blobs_options.level_compaction_dynamic_level_bytes = true;
+  // Blobs are encrypted by the apps: compressing them only costs CPU.
+  blobs_options.compression = rocksdb::kNoCompression;
+  blobs_options.enable_blob_files = options.enable_blob_files;
+  blobs_options.min_blob_size = options.min_blob_size;
+  blobs_options.blob_file_size = kBlobFileBytes;
+  blobs_options.blob_compression_type = rocksdb::kNoCompression;
+  // Every re-upload leaves the old blob behind as garbage: collect it during compaction, and
+  // force compactions of old blob files once half of them is garbage.
+  blobs_options.enable_blob_garbage_collection = true;
+  blobs_options.blob_garbage_collection_force_threshold = 0.5;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kMetadataFamily, metadata_options},
+      {kBlobsFamily, blobs_options},
+  };
+
+  auto impl = std::make_unique<Impl>();
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &raw_db);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return Status::IOError(
+          "cannot open the store: its directory is locked by another open store "
+          "(another server running on it?): " +
+          s.ToString());
+    }
+    return FromRocks(s, "cannot open the store at " + options.path);
+  }
+  impl->db.reset(raw_db);
+  impl->metadata = impl->handles[1];
+  impl->blobs = impl->handles[2];
+  auto store = std::unique_ptr<RocksDbStore>(new RocksDbStore(std::move(impl)));
+
+  // Count what is there, so that Stats() is exact from now on.
+  uint64_t backups = 0;
+  uint64_t bytes = 0;
+  Status counted = store->Scan([&](const BackupId&, const BackupInfo& info) {
+    ++backups;
+    bytes += info.size;
+  });
+  if (!counted.ok()) return counted;
+  store->impl_->backups.store(backups);
+  store->impl_->bytes.store(bytes);
+  return store;
+}
+
+Status RocksDbStore::Close() {
+  std::unique_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Status::OK();
+  rocksdb::CancelAllBackgroundWork(impl_->db.get(), /*wait=*/true);
+  Status status;
+  for (rocksdb::ColumnFamilyHandle* handle : impl_->handles) {
+    Status destroyed = FromRocks(impl_->db->DestroyColumnFamilyHandle(handle), "closing the store");
+    if (status.ok()) status = destroyed;
+  }
+  impl_->handles.clear();
+  impl_->metadata = nullptr;
+  impl_->blobs = nullptr;
+  Status closed = FromRocks(impl_->db->Close(), "closing the store");
+  if (status.ok()) status = closed;
+  impl_->db.reset();
+  return status;
+}
+
+namespace {
+Status Closed() { return Status::Unavailable("the store is closed"); }
+}  // namespace
+
+Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Closed();
+  // One snapshot for both families: the metadata and the blob of the same Put.
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  Result<BackupInfo> info = impl_->ReadInfo(read_options, key);
+  if (!info.ok()) return info.status();
+  BackupRecord record;
+  rocksdb::Status s = impl_->db->Get(read_options, impl_->blobs, ToSlice(key), &record.blob);
+  if (s.IsNotFound()) return Status::Corruption("backup metadata without its blob");
+  if (!s.ok()) return FromRocks(s, "reading a backup");
+  if (record.blob.size() != info->size) {
+    return Status::Corruption("backup blob length differs from its metadata");
+  }
+  record.info = *info;
+  return record;
+}
+
+Result<BackupInfo> RocksDbStore::Stat(const BackupId& key) {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Closed();
+  return impl_->ReadInfo(rocksdb::ReadOptions(), key);
+}
+
+Result<PutOutcome> RocksDbStore::Put(const BackupId& key, std::string_view blob, Day upload_day) {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Closed();
+  impl_->MaybeResume();
+
+  const BackupInfo info{blob.size(), upload_day};
+  rocksdb::WriteBatch batch(blob.size() + 2 * BackupId::kBytes + kMetadataBytes + 64);
+  const rocksdb::Slice key_slice = ToSlice(key);
+  rocksdb::Status added = batch.Put(impl_->metadata, key_slice, EncodeInfo(info));
+  if (added.ok())
+    added = batch.Put(impl_->blobs, key_slice, rocksdb::Slice(blob.data(), blob.size()));
+  if (!added.ok()) return FromRocks(added, "preparing a backup write");
+
+  std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
+  Result<BackupInfo> old = impl_->ReadInfo(rocksdb::ReadOptions(), key);
+  if (!old.ok() && !old.status().IsNotFound()) return old.status();
+  Status written = impl_->Write(/*sync=*/true, &batch, "writing a backup");
+  if (!written.ok()) return written;
+  impl_->bytes.fetch_add(info.size);
+  if (!old.ok()) {
+    impl_->backups.fetch_add(1);
+    return PutOutcome::kCreated;
+  }
+  impl_->bytes.fetch_sub(old->size);
+  return PutOutcome::kReplaced;
+}
+
+Status RocksDbStore::Delete(const BackupId& key) {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Closed();
+  impl_->MaybeResume();
+  std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
+  Result<BackupInfo> old = impl_->ReadInfo(rocksdb::ReadOptions(), key);
+  if (!old.ok()) return old.status();
+  rocksdb::WriteBatch batch;
+  rocksdb::Status added = batch.Delete(impl_->metadata, ToSlice(key));
+  if (added.ok()) added = batch.Delete(impl_->blobs, ToSlice(key));
+  if (!added.ok()) return FromRocks(added, "preparing a backup deletion");
+  Status written = impl_->Write(/*sync=*/true, &batch, "deleting a backup");
+  if (!written.ok()) return written;
+  impl_->backups.fetch_sub(1);
+  impl_->bytes.fetch_sub(old->size);
+  return Status::OK();
+}
+
+Status RocksDbStore::Scan(const std::function<void(const BackupId&, const BackupInfo&)>& visit) {
+  std::string resume_after;
+  bool first = true;
+  bool done = false;
+  std::vector<std::pair<BackupId, BackupInfo>> chunk;
+  while (!done) {
+    chunk.clear();
+    {
+      std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+      if (!impl_->db) return Closed();
+      Status read = impl_->ReadChunk(first, &resume_after, &chunk, &done);
+      if (!read.ok()) return read;
+    }
+    first = false;
+    // Outside the lock: the visitor may call back into the store.
+    for (const auto& [key, info] : chunk) visit(key, info);
+  }
+  return Status::OK();
+}
+
+Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
+  uint64_t deleted = 0;
+  std::string resume_after;
+  bool first = true;
+  bool done = false;
+  std::vector<std::pair<BackupId, BackupInfo>> chunk;
+  while (!done) {
+    chunk.clear();
+    std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+    if (!impl_->db) return Closed();
+    Status read = impl_->ReadChunk(first, &resume_after, &chunk, &done);
+    if (!read.ok()) return read;
+    first = false;
+    impl_->MaybeResume();
+    for (const auto& [key, scanned] : chunk) {
+      if (scanned.upload_day >= cutoff_day) continue;
+      // Decide again under the key's lock: the record may have been re-uploaded (keep it) or
+      // deleted since the chunk was read.
+      std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
+      Result<BackupInfo> current = impl_->ReadInfo(rocksdb::ReadOptions(), key);
+      if (!current.ok()) {
+        if (current.status().IsNotFound()) continue;
+        return current.status();
+      }
+      if (current->upload_day >= cutoff_day) continue;
+      rocksdb::WriteBatch batch;
+      rocksdb::Status added = batch.Delete(impl_->metadata, ToSlice(key));
+      if (added.ok()) added = batch.Delete(impl_->blobs, ToSlice(key));
+      if (!added.ok()) return FromRocks(added, "preparing an expired backup's deletion");
+      // Not synced one by one: the WAL is synced once below. A crash before that can only
+      // bring back expired records, which the next sweep deletes.
+      Status written = impl_->Write(/*sync=*/false, &batch, "deleting an expired backup");
+      if (!written.ok()) return written;
+      impl_->backups.fetch_sub(1);
+      impl_->bytes.fetch_sub(current->size);
+      ++deleted;
+    }
+  }
+  if (deleted > 0) {
+    std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+    if (!impl_->db) return Closed();
+    Status synced = FromRocks(impl_->db->SyncWAL(), "syncing the expired backups' deletion");
+    if (!synced.ok()) return synced;
+  }
+  return deleted;
+}
+
+Result<StoreStats> RocksDbStore::Stats() {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Closed();
+  StoreStats stats;
+  stats.backups = impl_->backups.load();
+  stats.bytes = impl_->bytes.load();
+  for (rocksdb::ColumnFamilyHandle* family : {impl_->metadata, impl_->blobs}) {
+    uint64_t pending = 0;
+    if (impl_->db->GetIntProperty(family, rocksdb::DB::Properties::kEstimatePendingCompactionBytes,
+                                  &pending)) {
+      stats.pending_compaction_bytes += pending;
+    }
+  }
+  rocksdb::VectorLogPtr wal_files;
+  Status listed = FromRocks(impl_->db->GetSortedWalFiles(wal_files), "listing the WAL files");
+  if (!listed.ok()) return listed;
+  for (const auto& file : wal_files) {
+    if (file->Type() == rocksdb::kAliveLogFile) stats.wal_bytes += file->SizeFileBytes();
+  }
+  return stats;
+}
+
+Result<uint64_t> RocksDbStore::IntProperty(const std::string& name) {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Closed();
+  uint64_t total = 0;
+  for (rocksdb::ColumnFamilyHandle* family : {impl_->metadata, impl_->blobs}) {
+    uint64_t value = 0;
+    if (!impl_->db->GetIntProperty(family, name, &value)) {
+      return Status::InvalidArgument("not an integer RocksDB property: " + name);
+    }
+    total += value;
+  }
+  return total;
+}
+
+}  // namespace safe::storage

@@ -1,0 +1,111 @@
+// RocksDbStore: the persistent BackupStore, on RocksDB (Debian's librocksdb, 7.8).
+//
+// Layout. One RocksDB directory with two column families (plus RocksDB's mandatory "default"
+// family, which stays empty):
+//   "metadata"  key (32 raw bytes) -> 13 bytes: format version (u8, = 1), size (u64 LE),
+//               upload_day (i32 LE). Small, bloom-filtered, cheap to scan.
+//   "blobs"     key (32 raw bytes) -> the blob, unchanged. Values of at least min_blob_size
+//               bytes go to RocksDB blob files (integrated BlobDB, with blob garbage collection)
+//               so that compaction does not rewrite them.
+// Stat and Scan read only "metadata"; Get reads both through one snapshot, so it sees one Put
+// whole, and checks that the blob's length matches the metadata (Corruption otherwise).
+//
+// Durability. A Put writes the metadata and the blob in ONE WriteBatch (atomic across the two
+// column families: they share the WAL) with WriteOptions::sync = true, so it is in the synced WAL
+// before Put returns OK. Concurrent puts are grouped by RocksDB's write thread (group commit:
+// one fsync for many writers, bounded by max_write_batch_group_size_bytes); syncs are never
+// turned off. Delete syncs too. The retention sweep writes its deletions without a sync and
+// syncs the WAL once before it returns; a crash in the middle may bring back some expired
+// records, which the next sweep deletes again.
+//
+// Exact outcomes. Put, Delete and the sweep lock the key's stripe (a fixed array of mutexes
+// indexed by a hash of the key) around their read-then-write, so "created vs replaced" is exact
+// and a record re-uploaded while the sweep runs is kept.
+//
+// Errors are translated once, here: RocksDB NotFound -> NotFound; no space (IOError/NoSpace or
+// SpaceLimit) -> NoSpace; Corruption -> Corruption; everything else -> IOError. Messages never
+// contain key bytes. After a write fails for lack of space RocksDB may stop accepting writes
+// (a "background error"); the next write then first calls DB::Resume(), so writes work again
+// once space has been freed, without a restart. Calls after Close() return Unavailable.
+//
+// Ownership: the store owns the RocksDB instance and its directory lock; a second store (in
+// this or another process) cannot open the same directory while this one is open.
+// Thread-safety: every method may be called concurrently from any thread, Close() included.
+
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "storage/backup_store.h"
+
+namespace safe::storage {
+
+struct RocksDbOptions {
+  // Directory of the database. Created (with its parents) if missing. REQUIRES: not empty.
+  std::string path;
+  // Size of the LRU block cache shared by both column families.
+  uint64_t block_cache_bytes = 8 << 20;
+  // Memtable size of each column family. The WAL is capped at four times this size: a larger
+  // WAL makes RocksDB flush the column family that holds it back.
+  uint64_t write_buffer_bytes = 16 << 20;
+  // Store blobs of at least min_blob_size bytes in blob files rather than in SST files.
+  bool enable_blob_files = true;
+  // Smallest blob that goes to a blob file (when enable_blob_files).
+  uint64_t min_blob_size = 4096;
+  // Upper bound of one group commit: the WAL bytes written (and synced once) for a group of
+  // concurrent writers.
+  uint64_t max_write_batch_group_size_bytes = 16 << 20;
+};
+
+// Numbers for metrics. backups and bytes are exact (counted at Open, kept up to date by every
+// write); the others are RocksDB's own estimates.
+struct StoreStats {
+  uint64_t backups = 0;                   // records stored
+  uint64_t bytes = 0;                     // sum of the blob sizes
+  uint64_t pending_compaction_bytes = 0;  // RocksDB's estimate, both column families
+  uint64_t wal_bytes = 0;                 // size of the live WAL files
+};
+
+class RocksDbStore final : public BackupStore {
+ public:
+  // Opens (creating if missing) the database at options.path. Errors: IOError when the path
+  // exists but is not a directory, when another store holds the directory's lock (the message
+  // says so), or when RocksDB cannot open it; Corruption when its data fails a check.
+  [[nodiscard]] static Result<std::unique_ptr<RocksDbStore>> Open(const RocksDbOptions& options);
+
+  // Closes the database (see Close()).
+  ~RocksDbStore() override;
+  RocksDbStore(const RocksDbStore&) = delete;
+  RocksDbStore& operator=(const RocksDbStore&) = delete;
+
+  Result<BackupRecord> Get(const BackupId& key) override;
+  Result<BackupInfo> Stat(const BackupId& key) override;
+  Result<PutOutcome> Put(const BackupId& key, std::string_view blob, Day upload_day) override;
+  Status Delete(const BackupId& key) override;
+  Status Scan(const std::function<void(const BackupId&, const BackupInfo&)>& visit) override;
+  Result<uint64_t> DeleteUploadedBefore(Day cutoff_day) override;
+
+  // Cancels RocksDB's background work (waiting for it), closes and frees the database, and
+  // releases the directory lock. Waits for calls in progress. Idempotent: a second call returns
+  // OK. Returns the error RocksDB reported while closing, if any.
+  Status Close();
+
+  // Exact record count and bytes plus RocksDB's estimates. Unavailable after Close().
+  Result<StoreStats> Stats();
+
+  // A RocksDB integer property (e.g. "rocksdb.total-blob-file-size"), summed over both column
+  // families. InvalidArgument for a name RocksDB does not know as an integer property.
+  Result<uint64_t> IntProperty(const std::string& name);
+
+ private:
+  struct Impl;
+  explicit RocksDbStore(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace safe::storage
