@@ -1,0 +1,451 @@
+// ParseServerConfig: CLI11 reads the flags and the --config file into strings; every value is
+// then checked here, so that each refusal is one line in our own words (CLI11's own conversion
+// errors are multi-line and do not follow the `safe-server: <key>: <what>` form).
+
+#include "safe-server/config.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace safe::server {
+namespace {
+
+// The one place the version lives unless the build passes it in (the top-level project version).
+#ifdef SAFE_SERVER_VERSION
+constexpr char kVersion[] = SAFE_SERVER_VERSION;
+#else
+constexpr char kVersion[] = "0.1.0";
+#endif
+
+constexpr uint64_t kMaxBackupBytesLimit = 64ull * 1024 * 1024;
+
+// A key whose value was wrong: the message becomes `safe-server: <key>: <what>`.
+struct KeyError {
+  std::string key;
+  std::string what;
+};
+
+// Values as quoted in error messages: control bytes escaped, long values cut short.
+std::string Quote(const std::string& value) {
+  constexpr size_t kMaxShown = 80;
+  std::string out = "\"";
+  for (size_t i = 0; i < value.size() && i < kMaxShown; ++i) {
+    unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (value.size() > kMaxShown) out += "...";
+  out += '"';
+  return out;
+}
+
+// Digits only: no sign, no spaces, no suffix.
+std::optional<uint64_t> ParseWholeNumber(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+  }
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<KeyError> ParseRange(const std::string& key, const std::string& text, uint64_t min,
+                                   uint64_t max, uint64_t* out) {
+  std::optional<uint64_t> value = ParseWholeNumber(text);
+  if (!value || *value < min || *value > max) {
+    return KeyError{key, "must be a whole number from " + std::to_string(min) + " to " +
+                             std::to_string(max) + ", got " + Quote(text)};
+  }
+  *out = *value;
+  return std::nullopt;
+}
+
+// RFC 1123 host name: dot-separated labels of letters, digits and inner hyphens.
+bool IsHostName(const std::string& host) {
+  if (host.empty() || host.size() > 253) return false;
+  size_t label_start = 0;
+  for (size_t i = 0; i <= host.size(); ++i) {
+    if (i == host.size() || host[i] == '.') {
+      size_t len = i - label_start;
+      if (len == 0 || len > 63) return false;
+      if (host[label_start] == '-' || host[i - 1] == '-') return false;
+      label_start = i + 1;
+      continue;
+    }
+    char c = host[i];
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsIPv4(const std::string& host) {
+  in_addr addr;
+  return inet_pton(AF_INET, host.c_str(), &addr) == 1;
+}
+
+bool IsIPv6(const std::string& host) {
+  in6_addr addr;
+  return inet_pton(AF_INET6, host.c_str(), &addr) == 1;
+}
+
+// "127.0.0.1:8080", "[::1]:8080", "localhost:8080". IPv6 hosts are stored without brackets.
+std::optional<KeyError> ParseListen(const std::string& text, std::string* host, uint16_t* port) {
+  const std::string kKey = "listen";
+  const std::string kForm =
+      "(expected HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080 or localhost:8080)";
+  std::string host_part;
+  std::string port_part;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string::npos) {
+      return KeyError{kKey, "IPv6 address has no closing ']', got " + Quote(text)};
+    }
+    host_part = text.substr(1, close - 1);
+    if (!IsIPv6(host_part)) {
+      return KeyError{kKey, Quote(host_part) + " is not an IPv6 address"};
+    }
+    if (close + 1 >= text.size() || text[close + 1] != ':') {
+      return KeyError{kKey, "the port is missing in " + Quote(text) + " " + kForm};
+    }
+    port_part = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string::npos) {
+      return KeyError{kKey, "the port is missing in " + Quote(text) + " " + kForm};
+    }
+    host_part = text.substr(0, colon);
+    port_part = text.substr(colon + 1);
+    if (host_part.find(':') != std::string::npos) {
+      return KeyError{kKey,
+                      "an IPv6 address goes in brackets (e.g. [::1]:8080), got " + Quote(text)};
+    }
+    if (host_part.empty()) {
+      return KeyError{kKey, "the host is missing in " + Quote(text) +
+                                " (0.0.0.0 or [::] listens on every interface)"};
+    }
+    if (!IsIPv4(host_part) && !IsHostName(host_part)) {
+      return KeyError{kKey, Quote(host_part) + " is not an IPv4 address or a host name"};
+    }
+  }
+  std::optional<uint64_t> port_value = ParseWholeNumber(port_part);
+  if (!port_value || *port_value > 65535) {
+    return KeyError{kKey,
+                    "the port must be a whole number from 0 to 65535, got " + Quote(port_part)};
+  }
+  *host = host_part;
+  *port = static_cast<uint16_t>(*port_value);
+  return std::nullopt;
+}
+
+// Why a file cannot be read, or nullopt when it can (opened and closed again, nothing read).
+std::optional<std::string> WhyUnreadable(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+  if (fd < 0) {
+    int error = errno;
+    return "cannot read " + Quote(path) + ": " + std::strerror(error);
+  }
+  struct stat st;
+  int stat_result = fstat(fd, &st);
+  int error = errno;
+  close(fd);
+  if (stat_result != 0) return "cannot read " + Quote(path) + ": " + std::strerror(error);
+  if (!S_ISREG(st.st_mode)) return "cannot read " + Quote(path) + ": not a regular file";
+  return std::nullopt;
+}
+
+std::optional<KeyError> CheckReadable(const std::string& key, const std::string& path) {
+  if (std::optional<std::string> why = WhyUnreadable(path)) return KeyError{key, *why};
+  return std::nullopt;
+}
+
+// The realm is sent inside a quoted-string of WWW-Authenticate: keep it to plain printable ASCII.
+std::optional<KeyError> CheckRealm(const std::string& realm) {
+  bool ok = !realm.empty() && realm.size() <= 128;
+  for (char c : realm) {
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') ok = false;
+  }
+  if (ok) return std::nullopt;
+  return KeyError{
+      "auth-realm",
+      "must be 1 to 128 printable ASCII characters without '\"' or '\\', got " + Quote(realm)};
+}
+
+// Every setting as CLI11 fills it in: strings, checked afterwards.
+struct RawValues {
+  std::string listen;
+  std::string data_dir;
+  std::string max_backup_bytes;
+  std::string retention_days;
+  std::string htpasswd;
+  std::string auth_realm;
+  std::string tls_cert;
+  std::string tls_key;
+  std::string threads;
+  std::string header_timeout;
+  std::string body_timeout;
+  std::string idle_timeout;
+  std::string max_connections;
+  std::string sweep_interval;
+};
+
+RawValues DefaultsAsText() {
+  ServerConfig d;
+  RawValues raw;
+  raw.listen =
+      (d.listen_host.find(':') != std::string::npos ? "[" + d.listen_host + "]" : d.listen_host) +
+      ":" + std::to_string(d.listen_port);
+  raw.data_dir = d.data_dir;
+  raw.max_backup_bytes = std::to_string(d.max_backup_bytes);
+  raw.retention_days = std::to_string(d.retention_days);
+  raw.htpasswd = d.htpasswd;
+  raw.auth_realm = d.auth_realm;
+  raw.tls_cert = d.tls_cert;
+  raw.tls_key = d.tls_key;
+  raw.threads = std::to_string(d.threads);
+  raw.header_timeout = std::to_string(d.header_timeout.count());
+  raw.body_timeout = std::to_string(d.body_timeout.count());
+  raw.idle_timeout = std::to_string(d.idle_timeout.count());
+  raw.max_connections = std::to_string(d.max_connections);
+  raw.sweep_interval = std::to_string(d.sweep_interval.count());
+  return raw;
+}
+
+// Turns the strings into a ServerConfig, or names the first wrong key.
+std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
+  uint64_t n = 0;
+  if (auto e = ParseListen(raw.listen, &config->listen_host, &config->listen_port)) return e;
+
+  if (raw.data_dir.empty()) return KeyError{"data-dir", "must not be empty"};
+  config->data_dir = raw.data_dir;
+
+  if (auto e = ParseRange("max-backup-bytes", raw.max_backup_bytes, 1, kMaxBackupBytesLimit, &n)) {
+    return e;
+  }
+  config->max_backup_bytes = n;
+  if (auto e = ParseRange("retention-days", raw.retention_days, 1, 3650, &n)) return e;
+  config->retention_days = static_cast<uint32_t>(n);
+
+  if (!raw.htpasswd.empty()) {
+    if (auto e = CheckReadable("htpasswd", raw.htpasswd)) return e;
+  }
+  config->htpasswd = raw.htpasswd;
+  if (auto e = CheckRealm(raw.auth_realm)) return e;
+  config->auth_realm = raw.auth_realm;
+
+  if (raw.tls_cert.empty() != raw.tls_key.empty()) {
+    return KeyError{raw.tls_cert.empty() ? "tls-cert" : "tls-key",
+                    "--tls-cert and --tls-key go together"};
+  }
+  if (!raw.tls_cert.empty()) {
+    if (auto e = CheckReadable("tls-cert", raw.tls_cert)) return e;
+    if (auto e = CheckReadable("tls-key", raw.tls_key)) return e;
+  }
+  config->tls_cert = raw.tls_cert;
+  config->tls_key = raw.tls_key;
+
+  if (auto e = ParseRange("threads", raw.threads, 1, 64, &n)) return e;
+  config->threads = static_cast<int>(n);
+  if (auto e = ParseRange("header-timeout", raw.header_timeout, 1, 3600, &n)) return e;
+  config->header_timeout = std::chrono::seconds(n);
+  if (auto e = ParseRange("body-timeout", raw.body_timeout, 1, 3600, &n)) return e;
+  config->body_timeout = std::chrono::seconds(n);
+  if (auto e = ParseRange("idle-timeout", raw.idle_timeout, 1, 3600, &n)) return e;
+  config->idle_timeout = std::chrono::seconds(n);
+  if (auto e = ParseRange("max-connections", raw.max_connections, 1, 1000000, &n)) return e;
+  config->max_connections = static_cast<uint32_t>(n);
+  if (auto e = ParseRange("sweep-interval", raw.sweep_interval, 60, 86400, &n)) return e;
+  config->sweep_interval = std::chrono::seconds(n);
+  return std::nullopt;
+}
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.compare(0, prefix.size(), prefix) == 0;
+}
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// CLI11's exceptions, in our one-line form. The texts matched here are CLI11 2.1's; anything
+// unexpected still becomes one line under the key "command-line".
+KeyError FromCliError(const CLI::ParseError& error, const CLI::Option* config_option) {
+  std::string message = error.what();
+  // Keep it to one line whatever CLI11 wrote.
+  for (char& c : message) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  if (dynamic_cast<const CLI::FileError*>(&error) != nullptr) {
+    std::string path = config_option->as<std::string>();
+    std::optional<std::string> why = WhyUnreadable(path);
+    return KeyError{"config", why ? *why : "cannot read " + Quote(path)};
+  }
+  if (dynamic_cast<const CLI::ConfigError*>(&error) != nullptr) {
+    const std::string kExtra = "INI was not able to parse ";
+    const std::string kNotConfigurable = ": This option is not allowed in a configuration file";
+    if (StartsWith(message, kExtra)) {
+      std::string key = message.substr(kExtra.size());
+      // CLI11 reports a [section] header as the item "<section>.++" (its opening).
+      if (EndsWith(key, ".++")) return KeyError{key.substr(0, key.size() - 3), "unknown section"};
+      return KeyError{key, "unknown key"};
+    }
+    if (EndsWith(message, kNotConfigurable)) {
+      return KeyError{message.substr(0, message.size() - kNotConfigurable.size()),
+                      "is only allowed on the command line, not in the config file"};
+    }
+    return KeyError{"config", message};
+  }
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr && StartsWith(message, "--")) {
+    size_t colon = message.find(':');
+    if (colon != std::string::npos) return KeyError{message.substr(2, colon - 2), "needs a value"};
+  }
+  return KeyError{"command-line", message};
+}
+
+void PrintError(std::ostream& err, const KeyError& error) {
+  err << "safe-server: " << error.key << ": " << error.what << "\n";
+}
+
+}  // namespace
+
+ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& out,
+                              std::ostream& err) {
+  ConfigParse result;
+  result.action = ConfigParse::Action::kExit;
+  result.exit_code = 2;
+
+  CLI::App app{
+      "Safe Server: a self-hosted Threema Safe backup server.\n"
+      "Settings come from the defaults, then the --config file (`key = value` lines, "
+      "`#` comments),\nthen these flags; every flag is also a key of the same name.",
+      "safe-server"};
+  app.set_help_flag("-h,--help", "Print this help and exit");
+  app.get_formatter()->column_width(34);
+
+  // The config file reader: one value per key, kept whole. CLI11's TOML reader would otherwise
+  // split "Safe Server" at the space and "[::1]:8080" as an array; a newline never occurs within
+  // a line, so these bounds switch arrays off.
+  auto file_format = std::make_shared<CLI::ConfigTOML>();
+  file_format->arrayBounds('\n', '\n');
+  file_format->arrayDelimiter('\n');
+  app.config_formatter(file_format);
+  CLI::Option* config_option =
+      app.set_config("--config", "", "Read settings from this file (format of safe-server.conf)");
+  config_option->type_name("PATH");
+  config_option->configurable(false);
+  app.allow_config_extras(CLI::config_extras_mode::error);
+  // Unknown flags are collected and refused below, in our own words.
+  app.allow_extras(true);
+
+  CLI::Option* version_option = app.add_flag("--version", "Print the version and exit");
+  version_option->configurable(false);
+
+  RawValues raw = DefaultsAsText();
+  std::vector<const CLI::Option*> value_options;
+  auto add = [&app, &value_options](const std::string& key, std::string* value,
+                                    const std::string& type, const std::string& help) {
+    CLI::Option* option = app.add_option("--" + key, *value, help);
+    option->type_name(type);
+    option->default_str(value->empty() ? "\"\"" : *value);
+    // The last of repeated flags wins, like a flag over the file.
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    value_options.push_back(option);
+  };
+  add("listen", &raw.listen, "HOST:PORT",
+      "Address to listen on: IPv4, [IPv6] or a name; port 0 picks a free port");
+  add("data-dir", &raw.data_dir, "DIR", "RocksDB data directory, created on first start");
+  add("max-backup-bytes", &raw.max_backup_bytes, "N",
+      "Largest backup accepted, in bytes (1 to 67108864)");
+  add("retention-days", &raw.retention_days, "N",
+      "Delete a backup not uploaded again for this many days (1 to 3650)");
+  add("htpasswd", &raw.htpasswd, "PATH",
+      "Basic auth: file of user:$argon2id$... lines; empty = no auth");
+  add("auth-realm", &raw.auth_realm, "TEXT", "Realm sent in the Basic auth challenge");
+  add("tls-cert", &raw.tls_cert, "PATH", "TLS certificate chain (PEM); with --tls-key");
+  add("tls-key", &raw.tls_key, "PATH", "TLS private key (PEM); with --tls-cert");
+  add("threads", &raw.threads, "N", "HTTP worker threads (1 to 64)");
+  add("header-timeout", &raw.header_timeout, "SECONDS",
+      "A request's headers must arrive within this (1 to 3600)");
+  add("body-timeout", &raw.body_timeout, "SECONDS",
+      "A request's body must arrive within this after its headers (1 to 3600)");
+  add("idle-timeout", &raw.idle_timeout, "SECONDS",
+      "Close an idle keep-alive connection after this (1 to 3600)");
+  add("max-connections", &raw.max_connections, "N", "Most connections open at once (1 to 1000000)");
+  add("sweep-interval", &raw.sweep_interval, "SECONDS",
+      "How often expired backups are deleted (60 to 86400)");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out << app.help();
+    result.exit_code = 0;
+    return result;
+  } catch (const CLI::ParseError& e) {
+    PrintError(err, FromCliError(e, config_option));
+    return result;
+  }
+
+  if (version_option->count() > 0) {
+    out << "safe-server " << kVersion << "\n";
+    result.exit_code = 0;
+    return result;
+  }
+  // CLI11 gives an option its value even when that looks like a flag: `--listen --threads 2` sets
+  // listen to "--threads". A value starting with "--" is always such a mistake.
+  for (const CLI::Option* option : value_options) {
+    for (const std::string& value : option->results()) {
+      if (StartsWith(value, "--")) {
+        PrintError(err, KeyError{option->get_name().substr(2),
+                                 "needs a value, got the flag " + Quote(value)});
+        return result;
+      }
+    }
+  }
+  std::vector<std::string> extras = app.remaining();
+  if (!extras.empty()) {
+    const std::string& first = extras.front();
+    if (first.size() > 1 && first[0] == '-') {
+      std::string name = first.substr(first[1] == '-' ? 2 : 1);
+      name = name.substr(0, name.find('='));
+      PrintError(err, KeyError{name.empty() ? first : name, "unknown flag"});
+    } else {
+      PrintError(err, KeyError{"command-line", "unexpected argument " + Quote(first)});
+    }
+    return result;
+  }
+
+  if (std::optional<KeyError> error = Validate(raw, &result.config)) {
+    PrintError(err, *error);
+    return result;
+  }
+  result.action = ConfigParse::Action::kRun;
+  result.exit_code = 0;
+  return result;
+}
+
+}  // namespace safe::server

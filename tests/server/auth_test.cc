@@ -1,0 +1,450 @@
+#include "safe-server/auth.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace safe::server {
+namespace {
+
+using std::chrono::steady_clock;
+
+// The Authorization value of user:password (raw bytes), base64 with padding.
+std::string BasicHeader(const std::string& user_and_password, const std::string& scheme = "Basic") {
+  std::string b64(
+      sodium_base64_ENCODED_LEN(user_and_password.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(),
+                    reinterpret_cast<const unsigned char*>(user_and_password.data()),
+                    user_and_password.size(), sodium_base64_VARIANT_ORIGINAL);
+  b64.resize(b64.size() - 1);  // the terminating NUL
+  return scheme + " " + b64;
+}
+
+std::string Hash(const std::string& password) {
+  Result<std::string> hash = HashPasswordArgon2id(password);
+  EXPECT_TRUE(hash.ok()) << hash.status().ToString();
+  return hash.ok() ? hash.value() : std::string();
+}
+
+// A clock that moves only when told, for the cache's expiry.
+struct TestClock {
+  steady_clock::time_point now = steady_clock::time_point() + std::chrono::hours(1);
+};
+
+class AuthTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ASSERT_GE(sodium_init(), 0);
+    // Argon2 is slow on purpose: hash once for the whole suite.
+    alice_hash_ = new std::string(Hash("correct horse"));
+    bob_hash_ = new std::string(Hash("battery staple"));
+  }
+  static void TearDownTestSuite() {
+    delete alice_hash_;
+    delete bob_hash_;
+  }
+
+  std::string Htpasswd() const {
+    return "# users of this server\n"
+           "\n"
+           "alice:" +
+           *alice_hash_ +
+           "\n"
+           "bob:" +
+           *bob_hash_ + "\n";
+  }
+
+  std::unique_ptr<BasicAuthenticator> Make(BasicAuthOptions options = {}) {
+    if (!options.now) options.now = [this] { return clock_.now; };
+    auto auth = BasicAuthenticator::ParseHtpasswd(Htpasswd(), "test", std::move(options));
+    EXPECT_TRUE(auth.ok()) << auth.status().ToString();
+    return auth.ok() ? std::move(auth).value() : nullptr;
+  }
+
+  // The message of a refused htpasswd text.
+  static std::string Refusal(const std::string& contents) {
+    auto auth = BasicAuthenticator::ParseHtpasswd(contents, "test");
+    EXPECT_FALSE(auth.ok());
+    if (auth.ok()) return "";
+    EXPECT_TRUE(auth.status().IsInvalidArgument()) << auth.status().ToString();
+    return auth.status().message();
+  }
+
+  static std::string* alice_hash_;
+  static std::string* bob_hash_;
+  TestClock clock_;
+};
+
+std::string* AuthTest::alice_hash_ = nullptr;
+std::string* AuthTest::bob_hash_ = nullptr;
+
+TEST_F(AuthTest, HashPasswordMakesAnArgon2idHashWithTheChosenParameters) {
+  EXPECT_EQ(alice_hash_->rfind("$argon2id$v=19$m=19456,t=2,p=1$", 0), 0u) << *alice_hash_;
+  // A random salt: the same password never hashes the same twice.
+  EXPECT_NE(Hash("correct horse"), *alice_hash_);
+}
+
+TEST_F(AuthTest, AcceptsTheRightPassword) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  EXPECT_EQ(auth->user_count(), 2u);
+  EXPECT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_TRUE(auth->Check(BasicHeader("bob:battery staple")));
+}
+
+TEST_F(AuthTest, RefusesAWrongPasswordOrUnknownUser) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  EXPECT_FALSE(auth->Check(BasicHeader("alice:battery staple")));  // bob's password
+  EXPECT_FALSE(auth->Check(BasicHeader("alice:correct horsE")));
+  EXPECT_FALSE(auth->Check(BasicHeader("alice:")));
+  EXPECT_FALSE(auth->Check(BasicHeader("mallory:correct horse")));
+  EXPECT_FALSE(auth->Check(BasicHeader("Alice:correct horse")));  // user names are exact
+  EXPECT_FALSE(auth->Check(BasicHeader(":correct horse")));
+}
+
+TEST_F(AuthTest, SplitsAtTheFirstColonSoPasswordsMayHoldColons) {
+  std::string htpasswd = "carol:" + Hash("a:b:c") + "\n";
+  auto auth = BasicAuthenticator::ParseHtpasswd(htpasswd, "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  EXPECT_TRUE(auth.value()->Check(BasicHeader("carol:a:b:c")));
+  EXPECT_FALSE(auth.value()->Check(BasicHeader("carol:a")));
+}
+
+TEST_F(AuthTest, AcceptsTheSchemeInAnyCaseAndSurroundingSpaces) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  EXPECT_TRUE(auth->Check(BasicHeader("alice:correct horse", "basic")));
+  EXPECT_TRUE(auth->Check(BasicHeader("alice:correct horse", "BASIC")));
+  EXPECT_TRUE(auth->Check("  " + BasicHeader("alice:correct horse", "bAsIc  ") + " "));
+}
+
+TEST_F(AuthTest, RefusesMalformedHeadersWithoutRunningArgon2) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  std::string good = BasicHeader("alice:correct horse");
+  std::string token = good.substr(6);
+  const std::vector<std::string> malformed = {
+      "",
+      " ",
+      "Basic",
+      "Basic ",
+      token,                                         // no scheme
+      "Bearer " + token,                             // another scheme
+      "Token " + token,                              // OnPrem's scheme
+      "Basicc " + token,                             //
+      "Basic " + token.substr(0, token.size() - 1),  // padding cut
+      "Basic " + token + "=",                        // too much padding
+      "Basic " + token + " extra",                   // two tokens
+      "Basic " + token.substr(0, 4) + " " + token.substr(4),
+      "Basic !!!!",                           // not base64
+      "Basic YWxpY2U6Y29ycmVjdCBob3JzZQ",     // padding left out
+      "Basic YWxp=Y2U6Y29ycmVjdCBob3JzZQ==",  // padding inside
+      BasicHeader("alicecorrect horse"),      // no colon
+      BasicHeader(""),                        // nothing
+      "Basic " + std::string(20000, 'A'),     // absurdly long
+  };
+  for (const std::string& header : malformed) {
+    SCOPED_TRACE(header.substr(0, 80));
+    EXPECT_FALSE(auth->Check(header));
+  }
+  EXPECT_EQ(auth->argon2_verifications(), 0u);
+  EXPECT_TRUE(auth->Check(good));  // the one well-formed header still works
+}
+
+TEST_F(AuthTest, RemembersASuccessSoTheRepeatRunsNoArgon2) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_EQ(auth->argon2_verifications(), 1u);
+  for (int i = 0; i < 5; ++i) EXPECT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_EQ(auth->argon2_verifications(), 1u);
+  // A different case of the scheme is the same credential.
+  EXPECT_TRUE(auth->Check(BasicHeader("alice:correct horse", "basic")));
+  EXPECT_EQ(auth->argon2_verifications(), 1u);
+}
+
+TEST_F(AuthTest, TheCacheNeverAcceptsAnotherPasswordOfTheSameUser) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_FALSE(auth->Check(BasicHeader("alice:correct horse!")));
+  EXPECT_FALSE(auth->Check(BasicHeader("alice:correct hors")));
+  EXPECT_EQ(auth->argon2_verifications(), 3u);  // each different password ran Argon2
+}
+
+TEST_F(AuthTest, FailuresAreNotRemembered) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  EXPECT_FALSE(auth->Check(BasicHeader("alice:wrong")));
+  EXPECT_FALSE(auth->Check(BasicHeader("alice:wrong")));
+  EXPECT_EQ(auth->argon2_verifications(), 2u);
+}
+
+TEST_F(AuthTest, ARememberedSuccessExpires) {
+  BasicAuthOptions options;
+  options.cache_ttl = std::chrono::minutes(5);
+  auto auth = Make(options);
+  ASSERT_NE(auth, nullptr);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  clock_.now += std::chrono::minutes(5) - std::chrono::seconds(1);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_EQ(auth->argon2_verifications(), 1u);
+  clock_.now += std::chrono::seconds(1);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_EQ(auth->argon2_verifications(), 2u);  // expired: verified again, then remembered again
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_EQ(auth->argon2_verifications(), 2u);
+}
+
+TEST_F(AuthTest, AZeroTtlRemembersNothing) {
+  BasicAuthOptions options;
+  options.cache_ttl = std::chrono::seconds(0);
+  auto auth = Make(options);
+  ASSERT_NE(auth, nullptr);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_EQ(auth->argon2_verifications(), 2u);
+}
+
+TEST_F(AuthTest, AFullCacheDropsTheOldestEntry) {
+  BasicAuthOptions options;
+  options.cache_capacity = 1;
+  auto auth = Make(options);
+  ASSERT_NE(auth, nullptr);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  ASSERT_TRUE(auth->Check(BasicHeader("bob:battery staple")));  // evicts alice
+  EXPECT_EQ(auth->argon2_verifications(), 2u);
+  ASSERT_TRUE(auth->Check(BasicHeader("bob:battery staple")));
+  EXPECT_EQ(auth->argon2_verifications(), 2u);
+  ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
+  EXPECT_EQ(auth->argon2_verifications(), 3u);
+}
+
+TEST_F(AuthTest, ConcurrentChecksAgree) {
+  auto auth = Make();
+  ASSERT_NE(auth, nullptr);
+  std::vector<std::thread> threads;
+  std::atomic<int> wrong_answers{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        bool good = (i + t) % 2 == 0;
+        std::string header = good ? BasicHeader("bob:battery staple") : BasicHeader("bob:nope");
+        if (auth->Check(header) != good) wrong_answers.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong_answers.load(), 0);
+}
+
+TEST_F(AuthTest, VerifiesNonAsciiPasswordsAsRawBytes) {
+  const std::string utf8_password = "p\xc3\xa4sswort \xe2\x82\xac";  // "pässwort €"
+  std::string htpasswd =
+      "d\xc3\xa9sir\xc3\xa9"
+      ":" +
+      Hash(utf8_password) + "\n";  // "désiré"
+  auto auth = BasicAuthenticator::ParseHtpasswd(htpasswd, "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  // Desktop: UTF-8.
+  EXPECT_TRUE(auth.value()->Check(BasicHeader("d\xc3\xa9sir\xc3\xa9:" + utf8_password)));
+  EXPECT_FALSE(auth.value()->Check(BasicHeader("d\xc3\xa9sir\xc3\xa9:passwort \xe2\x82\xac")));
+}
+
+TEST_F(AuthTest, AcceptsAndroidsIsoLatin1AgainstAUtf8Htpasswd) {
+  std::string htpasswd = "j\xc3\xbcrgen:" +
+                         Hash(
+                             "gr\xc3\xbc\xc3\x9f"
+                             "e") +
+                         "\n";  // jürgen, grüße
+  auto auth = BasicAuthenticator::ParseHtpasswd(htpasswd, "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  // Android sends ISO-8859-1: ü = 0xfc, ß = 0xdf.
+  EXPECT_TRUE(
+      auth.value()->Check(BasicHeader("j\xfcrgen:gr\xfc\xdf"
+                                      "e")));
+  EXPECT_TRUE(
+      auth.value()->Check(BasicHeader("j\xc3\xbcrgen:gr\xc3\xbc\xc3\x9f"
+                                      "e")));
+  EXPECT_FALSE(
+      auth.value()->Check(BasicHeader("j\xfcrgen:gr\xfc\xdf"
+                                      "E")));
+}
+
+TEST_F(AuthTest, VerifiesAnIsoLatin1HtpasswdAsRawBytes) {
+  std::string htpasswd = "anna:" + Hash("\xe9t\xe9") + "\n";  // "été" in ISO-8859-1
+  auto auth = BasicAuthenticator::ParseHtpasswd(htpasswd, "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  EXPECT_TRUE(auth.value()->Check(BasicHeader("anna:\xe9t\xe9")));
+}
+
+TEST_F(AuthTest, ChallengeNamesTheRealm) {
+  BasicAuthOptions options;
+  options.realm = "Family Safe";
+  auto auth = Make(options);
+  ASSERT_NE(auth, nullptr);
+  EXPECT_EQ(auth->ChallengeHeaderValue(), "Basic realm=\"Family Safe\", charset=\"UTF-8\"");
+  EXPECT_EQ(Make()->ChallengeHeaderValue(), "Basic realm=\"Safe Server\", charset=\"UTF-8\"");
+}
+
+TEST_F(AuthTest, RefusesARealmThatCannotBeQuoted) {
+  for (const std::string& realm : {std::string(""), std::string("a\"b"), std::string("a\\b"),
+                                   std::string("a\nb"), std::string(200, 'r')}) {
+    BasicAuthOptions options;
+    options.realm = realm;
+    auto auth = BasicAuthenticator::ParseHtpasswd(Htpasswd(), "test", options);
+    EXPECT_FALSE(auth.ok()) << realm;
+  }
+}
+
+TEST_F(AuthTest, AcceptsCrlfAndSpacesAroundLines) {
+  std::string htpasswd = "  # comment\r\n\r\n  alice:" + *alice_hash_ +
+                         "  \r\n\tbob:" + *bob_hash_;  // no final newline
+  auto auth = BasicAuthenticator::ParseHtpasswd(htpasswd, "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  EXPECT_EQ(auth.value()->user_count(), 2u);
+}
+
+TEST_F(AuthTest, RefusesBadHtpasswdLinesByNumberNeverByContent) {
+  const std::string good = "alice:" + *alice_hash_ + "\n";
+  const std::string hash_body = alice_hash_->substr(std::string("$argon2id$").size());
+  struct Case {
+    std::string line;  // becomes line 3, after a comment and a good line
+    std::string says;  // a part of the message
+  };
+  const std::vector<Case> cases = {
+      {"no colon here", "expected user:$argon2id$"},
+      {":" + *alice_hash_, "user name is empty"},
+      {"b\x01ob:" + *alice_hash_, "control character"},
+      {"bob:secret-plaintext", "only argon2id is supported"},
+      {"bob:$2y$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234", "only argon2id"},
+      {"bob:$apr1$salt$hashhashhashhashhash", "only argon2id is supported"},
+      {"bob:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "only argon2id is supported"},
+      {"bob:$argon2i$" + hash_body, "only argon2id is supported"},
+      {"bob:$argon2d$" + hash_body, "only argon2id is supported"},
+      {"bob:$argon2id$", "malformed"},
+      {"bob:$argon2id$v=16$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", "version"},
+      {"bob:$argon2id$v=19$m=19456,t=2$c2FsdHNhbHQ$aGFzaGhhc2g", "malformed"},
+      {"bob:$argon2id$v=19$t=2,m=19456,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", "malformed"},
+      {"bob:$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaGhhc2g", "malformed"},  // 4-byte salt
+      {"bob:$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFz", "malformed"},    // 3-byte hash
+      {"bob:$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ=$aGFzaGhhc2g", "malformed"},
+      {"bob:$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g$", "malformed"},
+      {"bob:$argon2id$v=19$m=99999999,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", "out of bounds"},
+      {"bob:$argon2id$v=19$m=19456,t=0,p=1$c2FsdHNhbHQ$aGFzaGhhc2g", "out of bounds"},
+      {"bob:$argon2id$v=19$m=8,t=2,p=4$c2FsdHNhbHQ$aGFzaGhhc2g", "out of bounds"},
+      {"alice:" + *bob_hash_, "appears twice (first on line 2)"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.line);
+    std::string message = Refusal("# first line\n" + good + c.line + "\n");
+    EXPECT_EQ(message.rfind("test line 3: ", 0), 0u) << message;
+    EXPECT_NE(message.find(c.says), std::string::npos) << message;
+    // Never the line's content: no hash, no plaintext, no user name.
+    EXPECT_EQ(message.find("secret-plaintext"), std::string::npos) << message;
+    EXPECT_EQ(message.find("c2FsdHNhbHQ"), std::string::npos) << message;
+    EXPECT_EQ(message.find(hash_body.substr(20)), std::string::npos) << message;
+    EXPECT_EQ(message.find("bob"), std::string::npos) << message;
+  }
+}
+
+TEST_F(AuthTest, ExplainsHowToMakeAnArgon2idLine) {
+  std::string message =
+      Refusal("bob:$2y$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234\n");
+  EXPECT_NE(message.find("argon2 "), std::string::npos) << message;
+  EXPECT_NE(message.find("-id"), std::string::npos) << message;
+}
+
+TEST_F(AuthTest, RefusesAFileWithoutUsers) {
+  EXPECT_NE(Refusal("").find("no users"), std::string::npos);
+  EXPECT_NE(Refusal("# only a comment\n\n").find("no users"), std::string::npos);
+}
+
+class AuthFileTest : public AuthTest {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/auth_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(AuthFileTest, LoadsAnHtpasswdFile) {
+  std::string path = dir_ + "/htpasswd";
+  std::ofstream(path) << Htpasswd();
+  BasicAuthOptions options;
+  options.realm = "Home";
+  auto auth = BasicAuthenticator::LoadHtpasswd(path, options);
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  EXPECT_EQ(auth.value()->user_count(), 2u);
+  EXPECT_TRUE(auth.value()->Check(BasicHeader("bob:battery staple")));
+  EXPECT_EQ(auth.value()->ChallengeHeaderValue(), "Basic realm=\"Home\", charset=\"UTF-8\"");
+}
+
+TEST_F(AuthFileTest, NamesTheFileAndLineOfABadLine) {
+  std::string path = dir_ + "/htpasswd";
+  std::ofstream(path) << Htpasswd() << "carol:plaintext\n";
+  auto auth = BasicAuthenticator::LoadHtpasswd(path);
+  ASSERT_FALSE(auth.ok());
+  EXPECT_EQ(auth.status().message().rfind("htpasswd \"" + path + "\" line 5: ", 0), 0u)
+      << auth.status().message();
+}
+
+TEST_F(AuthFileTest, RefusesAMissingFileOrADirectory) {
+  auto missing = BasicAuthenticator::LoadHtpasswd(dir_ + "/none");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(missing.status().IsIOError());
+  EXPECT_NE(missing.status().message().find("No such file or directory"), std::string::npos);
+  auto directory = BasicAuthenticator::LoadHtpasswd(dir_);
+  ASSERT_FALSE(directory.ok());
+  EXPECT_TRUE(directory.status().IsIOError());
+}
+
+// Known answers for the hand-written UTF-8 check and ISO-8859-1 conversion.
+TEST(AuthEncodingTest, RecognisesWellFormedUtf8) {
+  using auth_internal::IsValidUtf8;
+  EXPECT_TRUE(IsValidUtf8(""));
+  EXPECT_TRUE(IsValidUtf8("plain ascii"));
+  EXPECT_TRUE(IsValidUtf8("\xc3\xa4"));          // U+00E4
+  EXPECT_TRUE(IsValidUtf8("\xe2\x82\xac"));      // U+20AC
+  EXPECT_TRUE(IsValidUtf8("\xf0\x9f\x94\x91"));  // U+1F511
+  EXPECT_TRUE(IsValidUtf8("\xf4\x8f\xbf\xbf"));  // U+10FFFF
+  EXPECT_FALSE(IsValidUtf8("\xe4"));             // ISO-8859-1 ä
+  EXPECT_FALSE(
+      IsValidUtf8("gr\xfc\xdf"
+                  "e"));                          // ISO-8859-1 grüße
+  EXPECT_FALSE(IsValidUtf8("\xc3"));              // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xe0\x80\xaf"));      // overlong '/'
+  EXPECT_FALSE(IsValidUtf8("\xed\xa0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(IsValidUtf8("\xf4\x90\x80\x80"));  // U+110000
+  EXPECT_FALSE(IsValidUtf8("\x80"));              // lone continuation
+  EXPECT_FALSE(IsValidUtf8("\xff"));
+}
+
+TEST(AuthEncodingTest, ConvertsIsoLatin1ToUtf8) {
+  using auth_internal::Latin1ToUtf8;
+  EXPECT_EQ(Latin1ToUtf8(""), "");
+  EXPECT_EQ(Latin1ToUtf8("abc:"), "abc:");
+  EXPECT_EQ(Latin1ToUtf8("\xe4"), "\xc3\xa4");
+  EXPECT_EQ(Latin1ToUtf8("gr\xfc\xdf"
+                         "e"),
+            "gr\xc3\xbc\xc3\x9f"
+            "e");
+  EXPECT_EQ(Latin1ToUtf8("\x80\xff"), "\xc2\x80\xc3\xbf");
+}
+
+}  // namespace
+}  // namespace safe::server

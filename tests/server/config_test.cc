@@ -1,0 +1,432 @@
+#include "safe-server/config.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace safe::server {
+namespace {
+
+// Every key of the config file, which is also every flag but --config, --help and --version.
+const std::vector<std::string> kAllKeys = {
+    "listen",       "data-dir",     "max-backup-bytes", "retention-days", "htpasswd",
+    "auth-realm",   "tls-cert",     "tls-key",          "threads",        "header-timeout",
+    "body-timeout", "idle-timeout", "max-connections",  "sweep-interval",
+};
+
+struct Outcome {
+  ConfigParse parse;
+  std::string out;
+  std::string err;
+};
+
+Outcome Parse(const std::vector<std::string>& args) {
+  std::vector<const char*> argv = {"safe-server"};
+  for (const std::string& arg : args) argv.push_back(arg.c_str());
+  std::ostringstream out;
+  std::ostringstream err;
+  Outcome outcome;
+  outcome.parse = ParseServerConfig(static_cast<int>(argv.size()), argv.data(), out, err);
+  outcome.out = out.str();
+  outcome.err = err.str();
+  return outcome;
+}
+
+void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
+  EXPECT_EQ(a.listen_host, b.listen_host);
+  EXPECT_EQ(a.listen_port, b.listen_port);
+  EXPECT_EQ(a.data_dir, b.data_dir);
+  EXPECT_EQ(a.max_backup_bytes, b.max_backup_bytes);
+  EXPECT_EQ(a.retention_days, b.retention_days);
+  EXPECT_EQ(a.htpasswd, b.htpasswd);
+  EXPECT_EQ(a.auth_realm, b.auth_realm);
+  EXPECT_EQ(a.tls_cert, b.tls_cert);
+  EXPECT_EQ(a.tls_key, b.tls_key);
+  EXPECT_EQ(a.threads, b.threads);
+  EXPECT_EQ(a.header_timeout, b.header_timeout);
+  EXPECT_EQ(a.body_timeout, b.body_timeout);
+  EXPECT_EQ(a.idle_timeout, b.idle_timeout);
+  EXPECT_EQ(a.max_connections, b.max_connections);
+  EXPECT_EQ(a.sweep_interval, b.sweep_interval);
+}
+
+// Asserts that outcome is a refusal: exit 2, nothing on out, and exactly one line on err that
+// names key.
+void ExpectRefused(const Outcome& outcome, const std::string& key) {
+  EXPECT_EQ(outcome.parse.action, ConfigParse::Action::kExit);
+  EXPECT_EQ(outcome.parse.exit_code, 2);
+  EXPECT_EQ(outcome.out, "");
+  const std::string prefix = "safe-server: " + key + ": ";
+  EXPECT_EQ(outcome.err.compare(0, prefix.size(), prefix), 0) << outcome.err;
+  ASSERT_FALSE(outcome.err.empty());
+  EXPECT_EQ(outcome.err.back(), '\n');
+  EXPECT_EQ(outcome.err.find('\n'), outcome.err.size() - 1)
+      << "more than one line: " << outcome.err;
+  EXPECT_GT(outcome.err.size(), prefix.size() + 1) << "says nothing about what is wrong";
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const char* tmp = getenv("TMPDIR");
+    std::string pattern =
+        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/config_test.XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Writes contents to a file in the temporary directory and returns its path.
+  std::string WriteFile(const std::string& name, const std::string& contents) {
+    std::string path = dir_ + "/" + name;
+    std::ofstream file(path, std::ios::binary);
+    file << contents;
+    file.close();
+    EXPECT_TRUE(file.good());
+    return path;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ConfigTest, NoArgumentsGiveTheDefaults) {
+  Outcome outcome = Parse({});
+  EXPECT_EQ(outcome.parse.action, ConfigParse::Action::kRun);
+  EXPECT_EQ(outcome.parse.exit_code, 0);
+  EXPECT_EQ(outcome.out, "");
+  EXPECT_EQ(outcome.err, "");
+  ExpectSameConfig(outcome.parse.config, ServerConfig{});
+  // The defaults the issue names.
+  EXPECT_EQ(outcome.parse.config.listen_host, "127.0.0.1");
+  EXPECT_EQ(outcome.parse.config.max_backup_bytes, 524288u);
+  EXPECT_EQ(outcome.parse.config.retention_days, 180u);
+  EXPECT_EQ(outcome.parse.config.threads, 4);
+}
+
+TEST_F(ConfigTest, ReadsEveryKeyFromTheFile) {
+  std::string cert = WriteFile("cert.pem", "cert");
+  std::string key = WriteFile("key.pem", "key");
+  std::string htpasswd = WriteFile("htpasswd", "");
+  std::string conf = WriteFile("safe-server.conf",
+                               "# a comment\n"
+                               "\n"
+                               "listen = 0.0.0.0:9443\n"
+                               "data-dir = /srv/safe data\n"
+                               "max-backup-bytes = 1000\n"
+                               "retention-days = 30   # a trailing comment\n"
+                               "htpasswd = " +
+                                   htpasswd +
+                                   "\n"
+                                   "auth-realm = \"My Safe, at home\"\n"
+                                   "tls-cert = " +
+                                   cert +
+                                   "\n"
+                                   "tls-key = " +
+                                   key +
+                                   "\n"
+                                   "threads = 8\n"
+                                   "header-timeout = 5\n"
+                                   "body-timeout = 20\n"
+                                   "idle-timeout = 30\n"
+                                   "max-connections = 100\n"
+                                   "sweep-interval = 600\n");
+  Outcome outcome = Parse({"--config", conf});
+  ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+  EXPECT_EQ(outcome.err, "");
+  const ServerConfig& c = outcome.parse.config;
+  EXPECT_EQ(c.listen_host, "0.0.0.0");
+  EXPECT_EQ(c.listen_port, 9443);
+  EXPECT_EQ(c.data_dir, "/srv/safe data");
+  EXPECT_EQ(c.max_backup_bytes, 1000u);
+  EXPECT_EQ(c.retention_days, 30u);
+  EXPECT_EQ(c.htpasswd, htpasswd);
+  EXPECT_EQ(c.auth_realm, "My Safe, at home");
+  EXPECT_EQ(c.tls_cert, cert);
+  EXPECT_EQ(c.tls_key, key);
+  EXPECT_EQ(c.threads, 8);
+  EXPECT_EQ(c.header_timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.body_timeout, std::chrono::seconds(20));
+  EXPECT_EQ(c.idle_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(c.max_connections, 100u);
+  EXPECT_EQ(c.sweep_interval, std::chrono::seconds(600));
+}
+
+TEST_F(ConfigTest, KeepsUnquotedValuesWhole) {
+  // CLI11's TOML reader would split these at ',' or ' ' or read '[' as an array.
+  std::string conf = WriteFile("c.conf",
+                               "listen = [::1]:9000\n"
+                               "auth-realm = My Safe, at home\n"
+                               "threads = 2\n");
+  Outcome outcome = Parse({"--config", conf});
+  ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+  EXPECT_EQ(outcome.parse.config.listen_host, "::1");
+  EXPECT_EQ(outcome.parse.config.listen_port, 9000);
+  EXPECT_EQ(outcome.parse.config.auth_realm, "My Safe, at home");
+  EXPECT_EQ(outcome.parse.config.threads, 2);
+}
+
+TEST_F(ConfigTest, FlagsOverrideTheFile) {
+  std::string conf = WriteFile("c.conf",
+                               "threads = 8\n"
+                               "retention-days = 30\n"
+                               "data-dir = from-file\n");
+  Outcome outcome =
+      Parse({"--threads", "2", "--config", conf, "--data-dir=from-flag", "--listen", "[::]:0"});
+  ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+  EXPECT_EQ(outcome.parse.config.threads, 2);
+  EXPECT_EQ(outcome.parse.config.data_dir, "from-flag");
+  EXPECT_EQ(outcome.parse.config.retention_days, 30u);  // not overridden
+  EXPECT_EQ(outcome.parse.config.listen_host, "::");
+  EXPECT_EQ(outcome.parse.config.listen_port, 0);
+}
+
+TEST_F(ConfigTest, AnEmptyFlagClearsAFileSetting) {
+  std::string htpasswd = WriteFile("htpasswd", "");
+  std::string conf = WriteFile("c.conf", "htpasswd = " + htpasswd + "\n");
+  Outcome outcome = Parse({"--config", conf, "--htpasswd", ""});
+  ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+  EXPECT_EQ(outcome.parse.config.htpasswd, "");
+}
+
+TEST_F(ConfigTest, TheLastOfRepeatedFlagsWins) {
+  Outcome outcome = Parse({"--threads", "2", "--threads", "3"});
+  ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+  EXPECT_EQ(outcome.parse.config.threads, 3);
+}
+
+TEST_F(ConfigTest, AcceptsTheListenForms) {
+  struct Case {
+    std::string listen;
+    std::string host;
+    uint16_t port;
+  };
+  const std::vector<Case> cases = {
+      {"127.0.0.1:8080", "127.0.0.1", 8080},
+      {"0.0.0.0:65535", "0.0.0.0", 65535},
+      {"[::1]:8080", "::1", 8080},
+      {"[::]:443", "::", 443},
+      {"[2001:db8::7]:1", "2001:db8::7", 1},
+      {"localhost:0", "localhost", 0},
+      {"safe.example.org:8443", "safe.example.org", 8443},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.listen);
+    Outcome outcome = Parse({"--listen", c.listen});
+    ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+    EXPECT_EQ(outcome.parse.config.listen_host, c.host);
+    EXPECT_EQ(outcome.parse.config.listen_port, c.port);
+  }
+}
+
+TEST_F(ConfigTest, AcceptsTheBoundsOfEveryNumber) {
+  Outcome low = Parse({"--max-backup-bytes", "1", "--retention-days", "1", "--threads", "1",
+                       "--header-timeout", "1", "--body-timeout", "1", "--idle-timeout", "1",
+                       "--max-connections", "1", "--sweep-interval", "60"});
+  ASSERT_EQ(low.parse.action, ConfigParse::Action::kRun) << low.err;
+  EXPECT_EQ(low.parse.config.max_backup_bytes, 1u);
+  EXPECT_EQ(low.parse.config.sweep_interval, std::chrono::seconds(60));
+  Outcome high =
+      Parse({"--max-backup-bytes", "67108864", "--retention-days", "3650", "--threads", "64",
+             "--header-timeout", "3600", "--body-timeout", "3600", "--idle-timeout", "3600",
+             "--max-connections", "1000000", "--sweep-interval", "86400"});
+  ASSERT_EQ(high.parse.action, ConfigParse::Action::kRun) << high.err;
+  EXPECT_EQ(high.parse.config.max_backup_bytes, 67108864u);
+  EXPECT_EQ(high.parse.config.retention_days, 3650u);
+  EXPECT_EQ(high.parse.config.threads, 64);
+  EXPECT_EQ(high.parse.config.max_connections, 1000000u);
+  EXPECT_EQ(high.parse.config.sweep_interval, std::chrono::seconds(86400));
+}
+
+TEST_F(ConfigTest, RefusesEveryBadValueWithOneLineNamingTheKey) {
+  std::string cert = WriteFile("cert.pem", "cert");
+  std::string key = WriteFile("key.pem", "key");
+  std::string missing = dir_ + "/missing.pem";
+  struct Case {
+    std::vector<std::string> args;
+    std::string key;
+  };
+  const std::vector<Case> cases = {
+      // Numbers: not a number, out of range, signs, spaces, suffixes, overflow.
+      {{"--max-backup-bytes", "abc"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", "0"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", "67108865"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", "-5"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", "+5"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", " 5"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", "5k"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", "1e3"}, "max-backup-bytes"},
+      {{"--max-backup-bytes", ""}, "max-backup-bytes"},
+      {{"--max-backup-bytes", "18446744073709551616"}, "max-backup-bytes"},
+      {{"--retention-days", "0"}, "retention-days"},
+      {{"--retention-days", "3651"}, "retention-days"},
+      {{"--threads", "0"}, "threads"},
+      {{"--threads", "65"}, "threads"},
+      {{"--threads", "4.5"}, "threads"},
+      {{"--header-timeout", "0"}, "header-timeout"},
+      {{"--header-timeout", "3601"}, "header-timeout"},
+      {{"--body-timeout", "0"}, "body-timeout"},
+      {{"--body-timeout", "10s"}, "body-timeout"},
+      {{"--idle-timeout", "3601"}, "idle-timeout"},
+      {{"--max-connections", "0"}, "max-connections"},
+      {{"--max-connections", "1000001"}, "max-connections"},
+      {{"--sweep-interval", "59"}, "sweep-interval"},
+      {{"--sweep-interval", "86401"}, "sweep-interval"},
+      // Listen forms.
+      {{"--listen", "127.0.0.1"}, "listen"},
+      {{"--listen", "127.0.0.1:"}, "listen"},
+      {{"--listen", "127.0.0.1:65536"}, "listen"},
+      {{"--listen", "127.0.0.1:99999999999999999999"}, "listen"},
+      {{"--listen", "127.0.0.1:-1"}, "listen"},
+      {{"--listen", "127.0.0.1:80x"}, "listen"},
+      {{"--listen", ":8080"}, "listen"},
+      {{"--listen", "::1:8080"}, "listen"},
+      {{"--listen", "[::1]"}, "listen"},
+      {{"--listen", "[::1]8080"}, "listen"},
+      {{"--listen", "[::1:8080"}, "listen"},
+      {{"--listen", "[zz]:8080"}, "listen"},
+      {{"--listen", "[127.0.0.1]:8080"}, "listen"},
+      {{"--listen", "bad_host:8080"}, "listen"},
+      {{"--listen", "-bad.example:8080"}, "listen"},
+      {{"--listen", "a..b:8080"}, "listen"},
+      {{"--listen", ""}, "listen"},
+      // Paths and text.
+      {{"--data-dir", ""}, "data-dir"},
+      {{"--auth-realm", ""}, "auth-realm"},
+      {{"--auth-realm", "say \"hi\""}, "auth-realm"},
+      {{"--auth-realm", "back\\slash"}, "auth-realm"},
+      {{"--auth-realm", "new\nline"}, "auth-realm"},
+      {{"--htpasswd", missing}, "htpasswd"},
+      {{"--htpasswd", dir_}, "htpasswd"},
+      // TLS: both or neither, and both readable files.
+      {{"--tls-cert", cert}, "tls-key"},
+      {{"--tls-key", key}, "tls-cert"},
+      {{"--tls-cert", missing, "--tls-key", key}, "tls-cert"},
+      {{"--tls-cert", cert, "--tls-key", missing}, "tls-key"},
+      {{"--tls-cert", dir_, "--tls-key", key}, "tls-cert"},
+      // Unknown flags and arguments, missing values.
+      {{"--frobnicate"}, "frobnicate"},
+      {{"--frobnicate=3"}, "frobnicate"},
+      {{"--frobnicate", "3"}, "frobnicate"},
+      {{"-x"}, "x"},
+      {{"extra"}, "command-line"},
+      {{"--threads"}, "threads"},
+      {{"--listen", "--threads", "2"}, "listen"},
+      {{"--data-dir", "--threads", "2"}, "data-dir"},
+      {{"--config"}, "config"},
+      {{"--config", missing}, "config"},
+      {{"--config", dir_}, "config"},
+  };
+  for (const Case& c : cases) {
+    std::string trace;
+    for (const std::string& arg : c.args) trace += "[" + arg + "] ";
+    SCOPED_TRACE(trace);
+    ExpectRefused(Parse(c.args), c.key);
+  }
+}
+
+TEST_F(ConfigTest, RefusesEveryBadFileWithOneLineNamingTheKey) {
+  struct Case {
+    std::string contents;
+    std::string key;
+  };
+  const std::vector<Case> cases = {
+      {"frobnicate = 3\n", "frobnicate"},
+      {"threads = 4\nfrobnicate = 3\n", "frobnicate"},
+      {"just some words\n", "just some words"},
+      {"threads = many\n", "threads"},
+      {"max-backup-bytes = 67108865\n", "max-backup-bytes"},
+      {"listen = 127.0.0.1\n", "listen"},
+      {"tls-cert = cert.pem\n", "tls-key"},
+      {"[server]\nthreads = 4\n", "server"},
+      {"server.threads = 4\n", "server.threads"},
+      {"config = other.conf\n", "config"},
+      {"version = true\n", "version"},
+      {"help = true\n", "help"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.contents);
+    std::string conf = WriteFile("bad.conf", c.contents);
+    ExpectRefused(Parse({"--config", conf}), c.key);
+  }
+}
+
+TEST_F(ConfigTest, WritesTheExactMessagesOfTheIssue) {
+  EXPECT_EQ(Parse({"--max-backup-bytes", "abc"}).err,
+            "safe-server: max-backup-bytes: must be a whole number from 1 to 67108864, got "
+            "\"abc\"\n");
+  std::string missing = dir_ + "/nonexistent.conf";
+  EXPECT_EQ(Parse({"--config", missing}).err,
+            "safe-server: config: cannot read \"" + missing + "\": No such file or directory\n");
+  std::string cert = WriteFile("cert.pem", "cert");
+  EXPECT_EQ(Parse({"--tls-cert", cert}).err,
+            "safe-server: tls-key: --tls-cert and --tls-key go together\n");
+  std::string conf = WriteFile("c.conf", "frobnicate = 1\n");
+  EXPECT_EQ(Parse({"--config", conf}).err, "safe-server: frobnicate: unknown key\n");
+  EXPECT_EQ(Parse({"--frobnicate"}).err, "safe-server: frobnicate: unknown flag\n");
+  EXPECT_EQ(Parse({"--listen", "127.0.0.1:65536"}).err,
+            "safe-server: listen: the port must be a whole number from 0 to 65535, got "
+            "\"65536\"\n");
+}
+
+TEST_F(ConfigTest, NeverTouchesTheDataDirectory) {
+  std::string data_dir = dir_ + "/data";
+  Outcome outcome = Parse({"--data-dir", data_dir});
+  ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+  EXPECT_FALSE(std::filesystem::exists(data_dir));
+}
+
+TEST_F(ConfigTest, HelpListsEveryFlagWithItsDefault) {
+  Outcome outcome = Parse({"--help"});
+  EXPECT_EQ(outcome.parse.action, ConfigParse::Action::kExit);
+  EXPECT_EQ(outcome.parse.exit_code, 0);
+  EXPECT_EQ(outcome.err, "");
+  for (const std::string& key : kAllKeys) {
+    EXPECT_NE(outcome.out.find("--" + key + " "), std::string::npos) << key;
+  }
+  for (const char* flag : {"--config", "--help", "--version"}) {
+    EXPECT_NE(outcome.out.find(flag), std::string::npos) << flag;
+  }
+  for (const char* default_value : {"127.0.0.1:8080", "=data", "=524288", "=180", "=Safe Server",
+                                    "=4", "=10", "=60", "=4096", "=3600"}) {
+    EXPECT_NE(outcome.out.find(default_value), std::string::npos) << default_value;
+  }
+  EXPECT_EQ(Parse({"-h"}).out, outcome.out);
+}
+
+TEST_F(ConfigTest, VersionPrintsTheProjectVersion) {
+  Outcome outcome = Parse({"--version"});
+  EXPECT_EQ(outcome.parse.action, ConfigParse::Action::kExit);
+  EXPECT_EQ(outcome.parse.exit_code, 0);
+  EXPECT_EQ(outcome.out, std::string("safe-server ") + SAFE_PROJECT_VERSION + "\n");
+  EXPECT_EQ(outcome.err, "");
+}
+
+// conf/safe-server.conf is the documented example: it must set every key, to its default, so
+// that it can never drift from ServerConfig.
+TEST_F(ConfigTest, TheExampleConfigHoldsExactlyTheDefaults) {
+  const std::string path = std::string(SAFE_SOURCE_DIR) + "/conf/safe-server.conf";
+  Outcome outcome = Parse({"--config", path});
+  ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
+  ExpectSameConfig(outcome.parse.config, ServerConfig{});
+
+  std::ifstream file(path);
+  std::string line;
+  std::vector<std::string> set_keys;
+  while (std::getline(file, line)) {
+    size_t eq = line.find('=');
+    if (line.empty() || line[0] == '#' || eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq);
+    while (!key.empty() && key.back() == ' ') key.pop_back();
+    set_keys.push_back(key);
+  }
+  EXPECT_EQ(set_keys, kAllKeys) << "every key, once, in the order of --help";
+}
+
+}  // namespace
+}  // namespace safe::server
