@@ -1,0 +1,221 @@
+#include "safe-client/commands.h"
+
+#include <sodium.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "crypto/backup_json.h"
+#include "crypto/blob.h"
+#include "crypto/id_export.h"
+#include "crypto/kdf.h"
+#include "safe-client/files.h"
+#include "safe-client/http_client.h"
+#include "safe-client/password.h"
+#include "safe-client/qr.h"
+#include "safe-client/server_api.h"
+
+namespace safe::client {
+namespace {
+
+using crypto::SecretBytes;
+
+// A plaintext backup JSON file larger than this is refused before anything else.
+constexpr size_t kMaxJsonFileBytes = crypto::kMaxInflatedBytes;
+
+// The connection to one server: the client and the API over it.
+struct Server {
+  std::unique_ptr<HttpClient> http;
+  std::unique_ptr<SafeServerApi> api;
+};
+
+Result<Server> Connect(const CommonOptions& o, std::ostream& err) {
+  if (o.server.empty()) return Status::InvalidArgument("--server is required");
+  Result<ServerUrl> url = ParseServerUrl(o.server);
+  if (!url.ok()) return url.status();
+  if (url->plaintext_remote) {
+    err << "safe-client: warning: http:// sends the backup and credentials unencrypted to a host "
+           "that is not loopback; use https://\n";
+  }
+  HttpOptions options;
+  options.ca_file = o.cacert;
+  if (!o.user.empty() && !url->user.empty()) {
+    return Status::InvalidArgument("give the server user either in the URL or with --user");
+  }
+  if (!o.auth_password_file.empty() && o.user.empty() && url->user.empty()) {
+    return Status::InvalidArgument("--auth-password-file needs --user");
+  }
+  options.user = o.user.empty() ? url->user : o.user;
+  if (!options.user.empty()) {
+    if (!o.auth_password_file.empty()) {
+      Result<SecretBytes> pw = ReadPasswordFile(o.auth_password_file);
+      if (!pw.ok()) return pw.status();
+      options.password = std::move(pw).value();
+    } else if (!url->password.empty()) {
+      options.password = std::move(url->password);
+    } else {
+      Result<SecretBytes> pw =
+          AskPassword("Server password for " + options.user + ": ", /*confirm=*/false);
+      if (!pw.ok()) return pw.status();
+      options.password = std::move(pw).value();
+    }
+  }
+  Server server;
+  server.http = std::make_unique<HttpClient>(std::move(options));
+  server.api = std::make_unique<SafeServerApi>(url->base, *server.http);
+  return server;
+}
+
+Result<crypto::DerivedKeys> Derive(const CommonOptions& o, bool confirm, std::ostream& err) {
+  Result<crypto::ThreemaId> id = crypto::ThreemaId::Parse(o.id);
+  if (!id.ok()) return id.status();
+  Result<crypto::Kdf> kdf = crypto::ParseKdf(o.kdf);
+  if (!kdf.ok()) return kdf.status();
+  Result<SecretBytes> password = GetPassword(o.password_file, "Safe password: ", confirm);
+  if (!password.ok()) return password.status();
+  if (Status s = crypto::ValidatePassword(*password); !s.ok()) return s;
+  if (isatty(STDERR_FILENO)) {
+    err << "Deriving key (this takes about a second on purpose)..." << std::endl;
+  }
+  return crypto::DeriveKeys(*kdf, *id, *password);
+}
+
+std::string Hex(const uint8_t* data, size_t size) {
+  std::string out(size * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), data, size);
+  out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+Status RunConfig(const CommonOptions& o, std::ostream& out, std::ostream& err) {
+  Result<Server> server = Connect(o, err);
+  if (!server.ok()) return server.status();
+  Result<ServerLimits> limits = server->api->GetConfig();
+  if (!limits.ok()) return limits.status();
+  out << "maxBackupBytes: " << limits->max_backup_bytes << "\n"
+      << "retentionDays: " << limits->retention_days << "\n";
+  return Status::OK();
+}
+
+Status RunDerive(const CommonOptions& o, std::ostream& out, std::ostream& err) {
+  Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
+  if (!keys.ok()) return keys.status();
+  out << keys->backup_id.ToHex() << "\n";
+  return Status::OK();
+}
+
+Status RunBackup(const CommonOptions& o, const std::string& input, std::ostream& out,
+                 std::ostream& err) {
+  Result<SecretBytes> json = ReadFileSecret(input, kMaxJsonFileBytes);
+  if (!json.ok()) return json.status();
+  if (Status s = crypto::ValidateBackupJson(*json); !s.ok()) {
+    return Status::InvalidArgument(input + ": " + s.message());
+  }
+  Result<Server> server = Connect(o, err);
+  if (!server.ok()) return server.status();
+  // As the apps do: fetch the limits before every upload, and give up if that fails.
+  Result<ServerLimits> limits = server->api->GetConfig();
+  if (!limits.ok()) return limits.status();
+  Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/o.password_file.empty(), err);
+  if (!keys.ok()) return keys.status();
+  // The file's bytes are uploaded as they are, so a restore gives back exactly this file.
+  Result<std::vector<uint8_t>> blob = crypto::SealBackup(*json, keys->key);
+  if (!blob.ok()) return blob.status();
+  if (Status s = CheckBlobSize(blob->size(), *limits); !s.ok()) return s;
+  Result<bool> replaced = server->api->PutBackup(keys->backup_id, *blob);
+  if (!replaced.ok()) return replaced.status();
+  out << (*replaced ? "Backup stored, replacing the previous one" : "Backup stored") << " ("
+      << blob->size() << " bytes). The server keeps it for " << limits->retention_days
+      << " days after the last upload.\n";
+  return Status::OK();
+}
+
+Status RunRestore(const CommonOptions& o, const std::string& output, std::ostream& out,
+                  std::ostream& err) {
+  if (output.empty()) return Status::InvalidArgument("--output is required");
+  Result<Server> server = Connect(o, err);
+  if (!server.ok()) return server.status();
+  Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
+  if (!keys.ok()) return keys.status();
+  Result<std::vector<uint8_t>> blob = server->api->GetBackup(keys->backup_id);
+  if (!blob.ok()) return blob.status();
+  Result<SecretBytes> json = crypto::OpenBackup(blob->data(), blob->size(), keys->key);
+  if (!json.ok()) return json.status();
+  if (Status s = crypto::ValidateBackupJson(*json); !s.ok()) {
+    return Status::Corruption("the backup decrypts, but is not a valid backup: " + s.message());
+  }
+  if (Status s = WriteFileAtomically(output, json->data(), json->size(), 0600); !s.ok()) return s;
+  out << "Backup restored to " << output << " (" << json->size() << " bytes).\n";
+  return Status::OK();
+}
+
+Status RunDelete(const CommonOptions& o, std::ostream& out, std::ostream& err) {
+  Result<Server> server = Connect(o, err);
+  if (!server.ok()) return server.status();
+  Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
+  if (!keys.ok()) return keys.status();
+  if (Status s = server->api->DeleteBackup(keys->backup_id); !s.ok()) return s;
+  out << "Backup deleted.\n";
+  return Status::OK();
+}
+
+Status RunInfo(const CommonOptions& o, std::ostream& out, std::ostream& err) {
+  Result<Server> server = Connect(o, err);
+  if (!server.ok()) return server.status();
+  Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
+  if (!keys.ok()) return keys.status();
+  Result<BackupInfo> info = server->api->HeadBackup(keys->backup_id);
+  if (!info.ok()) return info.status();
+  const std::string none = "not reported by this server";
+  out << "A backup is stored for this ID and password.\n"
+      << "Size: "
+      << (info->content_length.empty() ? none : info->content_length + " bytes (encrypted)") << "\n"
+      << "Last uploaded: " << (info->last_modified.empty() ? none : info->last_modified) << "\n"
+      << "Expires: " << (info->expires.empty() ? none : info->expires) << "\n"
+      << "The server stores nothing else about this backup: no address, no account, no device.\n";
+  return Status::OK();
+}
+
+Status RunExportId(const ExportOptions& o, std::ostream& out, std::ostream& err) {
+  Result<crypto::ThreemaId> id = crypto::ThreemaId::Parse(o.id);
+  if (!id.ok()) return id.status();
+  Result<SecretBytes> json = ReadFileSecret(o.input, kMaxJsonFileBytes);
+  if (!json.ok()) return json.status();
+  Result<crypto::BackupJson> backup = crypto::BackupJson::Parse(*json);
+  if (!backup.ok()) return Status::InvalidArgument(o.input + ": " + backup.status().message());
+  Result<SecretBytes> password =
+      GetPassword(o.password_file, "Password for the ID export: ", o.password_file.empty());
+  if (!password.ok()) return password.status();
+  Result<std::string> text = crypto::ExportIdentity(*id, backup->PrivateKey(), *password);
+  if (!text.ok()) return text.status();
+  if (!o.qr_png.empty()) {
+    Result<std::vector<uint8_t>> png = QrPng(*text);
+    if (!png.ok()) return png.status();
+    if (Status s = WriteFileAtomically(o.qr_png, png->data(), png->size(), 0600); !s.ok()) {
+      return s;
+    }
+  }
+  out << *text << "\n";
+  if (o.qr) {
+    Result<std::string> qr = QrForTerminal(*text);
+    if (!qr.ok()) return qr.status();
+    out << *qr;
+  }
+  return Status::OK();
+}
+
+Status RunImportId(const std::string& export_text, const std::string& password_file,
+                   std::ostream& out, std::ostream& err) {
+  Result<SecretBytes> password =
+      GetPassword(password_file, "Password of the ID export: ", /*confirm=*/false);
+  if (!password.ok()) return password.status();
+  Result<crypto::ImportedIdentity> identity = crypto::ImportIdentity(export_text, *password);
+  if (!identity.ok()) return identity.status();
+  out << "ID: " << identity->id.str() << "\n"
+      << "Public key: " << Hex(identity->public_key.data(), identity->public_key.size()) << "\n";
+  return Status::OK();
+}
+
+}  // namespace safe::client

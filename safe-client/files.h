@@ -1,0 +1,28 @@
+// Reading and writing the client's files: JSON backups, password files, QR code PNGs.
+//
+// WriteFileAtomically never leaves a partial file under the target name: it writes a temporary
+// file beside it (created with the final mode, 0600 by default, so a secret is never readable by
+// others even for a moment), fsyncs it, renames it over the target and fsyncs the directory. On any
+// failure the temporary file is removed.
+//
+// Thread-safety: free functions; no shared state.
+
+#pragma once
+
+#include <sys/types.h>
+#include <string>
+
+#include "common/status.h"
+#include "crypto/secret.h"
+
+namespace safe::client {
+
+// The whole file. NotFound if it does not exist, TooLarge past max_bytes, IOError otherwise.
+// Messages name the path.
+Result<crypto::SecretBytes> ReadFileSecret(const std::string& path, size_t max_bytes);
+
+// Writes data to path atomically with the given mode. IOError naming the path on failure.
+Status WriteFileAtomically(const std::string& path, const void* data, size_t size,
+                           mode_t mode = 0600);
+
+}  // namespace safe::client

@@ -1,0 +1,124 @@
+// safe-client: back up, restore and move a Threema identity with any Threema Safe server.
+// Argument parsing only; the commands live in commands.cc. See docs/client.md.
+
+#include <curl/curl.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <string>
+
+#include "safe-client/commands.h"
+
+#ifndef SAFE_VERSION
+#define SAFE_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using safe::client::CommonOptions;
+
+void AddServerOptions(CLI::App* cmd, CommonOptions* o) {
+  cmd->add_option("--server", o->server,
+                  "Server base URL, e.g. https://safe.example.org/ (may carry user:password@)")
+      ->required();
+  cmd->add_option("--user", o->user, "User name for the server's Basic authentication");
+  cmd->add_option("--auth-password-file", o->auth_password_file,
+                  "File whose first line is the server password for --user");
+  cmd->add_option("--cacert", o->cacert, "PEM file of a private CA to trust for https");
+}
+
+void AddKeyOptions(CLI::App* cmd, CommonOptions* o) {
+  cmd->add_option("--id", o->id, "Threema ID (8 characters)")->required();
+  cmd->add_option("--kdf", o->kdf, "Key derivation: argon2id (ours, default) or scrypt (the apps')")
+      ->check(CLI::IsMember({"scrypt", "argon2id"}));
+  cmd->add_option("--password-file", o->password_file,
+                  "File whose first line is the backup password (else asked on the terminal)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "safe-client: back up, restore and move a Threema identity with a Threema Safe server"};
+  app.set_version_flag("--version", std::string("safe-client ") + SAFE_VERSION);
+  app.require_subcommand(1);
+
+  CommonOptions o;
+  std::string input, output;
+  safe::client::ExportOptions export_options;
+  std::string export_text;
+
+  CLI::App* config = app.add_subcommand("config", "Show the server's limits");
+  AddServerOptions(config, &o);
+
+  CLI::App* derive = app.add_subcommand("derive", "Print the backup id for an ID and password");
+  AddKeyOptions(derive, &o);
+
+  CLI::App* backup = app.add_subcommand("backup", "Encrypt a backup JSON file and upload it");
+  AddServerOptions(backup, &o);
+  AddKeyOptions(backup, &o);
+  backup->add_option("--input", input, "The backup JSON file")->required();
+
+  CLI::App* restore = app.add_subcommand("restore", "Download a backup and decrypt it to a file");
+  AddServerOptions(restore, &o);
+  AddKeyOptions(restore, &o);
+  restore->add_option("--output", output, "Where to write the JSON (mode 0600)")->required();
+
+  CLI::App* remove = app.add_subcommand("delete", "Delete the backup from the server");
+  AddServerOptions(remove, &o);
+  AddKeyOptions(remove, &o);
+
+  CLI::App* info = app.add_subcommand("info", "Show what the server stores about the backup");
+  AddServerOptions(info, &o);
+  AddKeyOptions(info, &o);
+
+  CLI::App* export_id =
+      app.add_subcommand("export-id", "Print the encrypted ID export (text, QR code)");
+  export_id->add_option("--id", export_options.id, "Threema ID (8 characters)")->required();
+  export_id->add_option("--input", export_options.input, "A restored backup JSON file")->required();
+  export_id->add_option("--password-file", export_options.password_file,
+                        "File whose first line is the export password (else asked twice)");
+  CLI::Option* qr = export_id->add_flag("--qr", export_options.qr, "Also print a QR code");
+  export_id->add_option("--qr-png", export_options.qr_png, "Also write the QR code as a PNG")
+      ->excludes(qr);
+
+  CLI::App* import_id =
+      app.add_subcommand("import-id", "Check an ID export and print the ID and public key");
+  import_id->add_option("--export", export_text, "The export text (80 characters, dashes allowed)")
+      ->required();
+  import_id->add_option("--password-file", o.password_file,
+                        "File whose first line is the export password");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  safe::Status status;
+  if (config->parsed()) {
+    status = safe::client::RunConfig(o, std::cout, std::cerr);
+  } else if (derive->parsed()) {
+    status = safe::client::RunDerive(o, std::cout, std::cerr);
+  } else if (backup->parsed()) {
+    status = safe::client::RunBackup(o, input, std::cout, std::cerr);
+  } else if (restore->parsed()) {
+    status = safe::client::RunRestore(o, output, std::cout, std::cerr);
+  } else if (remove->parsed()) {
+    status = safe::client::RunDelete(o, std::cout, std::cerr);
+  } else if (info->parsed()) {
+    status = safe::client::RunInfo(o, std::cout, std::cerr);
+  } else if (export_id->parsed()) {
+    status = safe::client::RunExportId(export_options, std::cout, std::cerr);
+  } else if (import_id->parsed()) {
+    status = safe::client::RunImportId(export_text, o.password_file, std::cout, std::cerr);
+  }
+  curl_global_cleanup();
+  if (!status.ok()) {
+    std::cerr << "safe-client: " << status.message() << std::endl;
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,27 @@
+// Getting passwords without ever taking them as a command-line argument (visible in `ps` and in
+// shell history): from the first line of a file, or typed on the terminal without echo.
+//
+// Thread-safety: AskPassword changes the terminal's mode; call it from one thread.
+
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "crypto/secret.h"
+
+namespace safe::client {
+
+// The first line of the file (without its "\n" or "\r\n"). InvalidArgument if that line is
+// empty; errors of ReadFileSecret otherwise.
+Result<crypto::SecretBytes> ReadPasswordFile(const std::string& path);
+
+// Asks on /dev/tty with echo off. With confirm, asks twice and refuses a mismatch.
+// Unavailable if there is no terminal (then --password-file is the way).
+Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm);
+
+// ReadPasswordFile(path) if path is set, else AskPassword(prompt, confirm).
+Result<crypto::SecretBytes> GetPassword(const std::string& path, const std::string& prompt,
+                                        bool confirm);
+
+}  // namespace safe::client

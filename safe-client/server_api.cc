@@ -1,0 +1,176 @@
+#include "safe-client/server_api.h"
+
+#include <curl/curl.h>
+
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+namespace safe::client {
+namespace {
+
+bool IsSuccess(long status) { return status >= 200 && status < 300; }
+
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "[::1]" || host == "::1";
+}
+
+struct UrlDeleter {
+  void operator()(CURLU* u) const { curl_url_cleanup(u); }
+};
+struct CurlStringDeleter {
+  void operator()(char* s) const { curl_free(s); }
+};
+using CurlString = std::unique_ptr<char, CurlStringDeleter>;
+
+CurlString GetPart(CURLU* url, CURLUPart part, unsigned flags) {
+  char* value = nullptr;
+  if (curl_url_get(url, part, &value, flags) != CURLUE_OK) return nullptr;
+  return CurlString(value);
+}
+
+}  // namespace
+
+Result<ServerUrl> ParseServerUrl(const std::string& text) {
+  std::unique_ptr<CURLU, UrlDeleter> url(curl_url());
+  if (!url) std::abort();
+  if (curl_url_set(url.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) {
+    return Status::InvalidArgument("the server URL is not a valid URL");
+  }
+  CurlString scheme = GetPart(url.get(), CURLUPART_SCHEME, 0);
+  const std::string s = scheme ? scheme.get() : "";
+  if (s != "http" && s != "https") {
+    return Status::InvalidArgument("the server URL must start with https:// (or http://)");
+  }
+  if (GetPart(url.get(), CURLUPART_QUERY, 0) || GetPart(url.get(), CURLUPART_FRAGMENT, 0)) {
+    return Status::InvalidArgument("the server URL must not have a query or fragment");
+  }
+  CurlString host = GetPart(url.get(), CURLUPART_HOST, 0);
+  if (!host || host.get()[0] == '\0') {
+    return Status::InvalidArgument("the server URL has no host");
+  }
+
+  ServerUrl out;
+  if (CurlString user = GetPart(url.get(), CURLUPART_USER, CURLU_URLDECODE)) out.user = user.get();
+  if (CurlString password = GetPart(url.get(), CURLUPART_PASSWORD, CURLU_URLDECODE)) {
+    out.password = crypto::SecretBytes::FromString(password.get());
+    crypto::Wipe(password.get(), std::strlen(password.get()));
+  }
+  curl_url_set(url.get(), CURLUPART_USER, nullptr, 0);
+  curl_url_set(url.get(), CURLUPART_PASSWORD, nullptr, 0);
+  CurlString path = GetPart(url.get(), CURLUPART_PATH, 0);
+  std::string p = path ? path.get() : "/";
+  if (p.empty() || p.back() != '/') p += '/';
+  curl_url_set(url.get(), CURLUPART_PATH, p.c_str(), 0);
+  CurlString base = GetPart(url.get(), CURLUPART_URL, 0);
+  if (!base) return Status::InvalidArgument("the server URL is not a valid URL");
+  out.base = base.get();
+  out.plaintext_remote = s == "http" && !IsLoopback(host.get());
+  return out;
+}
+
+Result<ServerLimits> ParseServerLimits(const std::vector<uint8_t>& body) {
+  const nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::IOError("the server's /config is not a JSON object");
+  }
+  auto max = j.find("maxBackupBytes");
+  auto days = j.find("retentionDays");
+  if (max == j.end() || !max->is_number_unsigned() || max->get<uint64_t>() == 0) {
+    return Status::IOError("the server's /config has no positive integer \"maxBackupBytes\"");
+  }
+  if (days == j.end() || !days->is_number_unsigned()) {
+    return Status::IOError("the server's /config has no integer \"retentionDays\"");
+  }
+  return ServerLimits{max->get<uint64_t>(), days->get<uint64_t>()};
+}
+
+Status ErrorForHttpStatus(const HttpResponse& response, const std::string& what,
+                          bool has_credentials) {
+  const long code = response.status;
+  const std::string http = " (HTTP " + std::to_string(code) + ")";
+  switch (code) {
+    case 401:
+      return Status::PermissionDenied(
+          has_credentials
+              ? "the server did not accept the user name and password" + http
+              : "the server asks for a user name and password" + http +
+                    ": give --user and --auth-password-file, or https://user:password@host/");
+    case 403:
+      return Status::PermissionDenied("the server refused access" + http);
+    case 404:
+      return Status::NotFound(kNoBackupMessage);
+    case 413:
+      return Status::TooLarge("the server refused the " + what + " as too large" + http);
+    case 429: {
+      const std::string* retry = response.Header("retry-after");
+      std::string when = retry ? "; try again in " + *retry + " seconds" : "; try again later";
+      if (retry && retry->find_first_not_of("0123456789") != std::string::npos) {
+        when = "; try again after " + *retry;
+      }
+      return Status::Unavailable("the server is limiting requests" + http + when);
+    }
+    case 507:
+      return Status::NoSpace("the server's disk is full" + http + "; nothing was stored");
+    default:
+      break;
+  }
+  if (code >= 500 && code < 600) {
+    return Status::Unavailable("the server failed" + http + "; try again later");
+  }
+  return Status::IOError("unexpected answer from the server to the " + what + http);
+}
+
+Status CheckBlobSize(size_t blob_bytes, const ServerLimits& limits) {
+  if (blob_bytes <= limits.max_backup_bytes) return Status::OK();
+  return Status::TooLarge(
+      "the backup is " + std::to_string(blob_bytes) + " bytes; the server accepts at most " +
+      std::to_string(limits.max_backup_bytes) + " bytes (maxBackupBytes), so it was not uploaded");
+}
+
+Result<ServerLimits> SafeServerApi::GetConfig() {
+  Result<HttpResponse> r = http_.Get(base_ + "config", "application/json");
+  if (!r.ok()) return r.status();
+  if (!IsSuccess(r->status)) {
+    if (r->status == 404) return Status::IOError("the server has no /config: is it a Safe server?");
+    return ErrorForHttpStatus(*r, "config request", http_.has_credentials());
+  }
+  return ParseServerLimits(r->body);
+}
+
+Result<bool> SafeServerApi::PutBackup(const BackupId& id, const std::vector<uint8_t>& blob) {
+  Result<HttpResponse> r = http_.Put(BackupUrl(id), blob, "application/octet-stream");
+  if (!r.ok()) return r.status();
+  if (!IsSuccess(r->status)) {
+    if (r->status == 404) return Status::IOError("the server has no backup API at this URL");
+    return ErrorForHttpStatus(*r, "upload", http_.has_credentials());
+  }
+  return r->status == 204;
+}
+
+Result<std::vector<uint8_t>> SafeServerApi::GetBackup(const BackupId& id) {
+  Result<HttpResponse> r = http_.Get(BackupUrl(id), "application/octet-stream");
+  if (!r.ok()) return r.status();
+  if (!IsSuccess(r->status)) return ErrorForHttpStatus(*r, "download", http_.has_credentials());
+  return std::move(r->body);
+}
+
+Result<BackupInfo> SafeServerApi::HeadBackup(const BackupId& id) {
+  Result<HttpResponse> r = http_.Head(BackupUrl(id));
+  if (!r.ok()) return r.status();
+  if (!IsSuccess(r->status)) return ErrorForHttpStatus(*r, "request", http_.has_credentials());
+  BackupInfo info;
+  if (const std::string* v = r->Header("content-length")) info.content_length = *v;
+  if (const std::string* v = r->Header("last-modified")) info.last_modified = *v;
+  if (const std::string* v = r->Header("expires")) info.expires = *v;
+  return info;
+}
+
+Status SafeServerApi::DeleteBackup(const BackupId& id) {
+  Result<HttpResponse> r = http_.Delete(BackupUrl(id));
+  if (!r.ok()) return r.status();
+  if (!IsSuccess(r->status)) return ErrorForHttpStatus(*r, "deletion", http_.has_credentials());
+  return Status::OK();
+}
+
+}  // namespace safe::client

@@ -1,0 +1,89 @@
+// SafeServerApi: the Threema Safe HTTP API as the apps call it, over HttpClient.
+//
+//   GET    <base>config          -> {"maxBackupBytes": N, "retentionDays": D}
+//   PUT    <base>backups/<id>    -> 201 new, 204 replaced (any 2xx counts)
+//   GET    <base>backups/<id>    -> 200 with the blob, 404 none
+//   HEAD   <base>backups/<id>    -> 200, 404
+//   DELETE <base>backups/<id>    -> 2xx, 404
+//
+// Each HTTP refusal becomes a Status with its own message (ErrorForHttpStatus), so the command line
+// can print it as it is. Messages never contain the backup id, credentials or the server's body.
+//
+// Thread-safety: as HttpClient (one per thread).
+
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/backup_id.h"
+#include "common/status.h"
+#include "safe-client/http_client.h"
+
+namespace safe::client {
+
+inline constexpr char kNoBackupMessage[] = "no backup found for this ID and password";
+
+// What the server announces in /config.
+struct ServerLimits {
+  uint64_t max_backup_bytes = 0;
+  uint64_t retention_days = 0;
+};
+
+// What HEAD tells about a stored backup; each header is empty when the server did not send it.
+struct BackupInfo {
+  std::string content_length;
+  std::string last_modified;
+  std::string expires;
+};
+
+// A parsed server URL: credentials taken out of it, the rest normalised to end in "/".
+struct ServerUrl {
+  std::string base;  // scheme://host[:port]/path/ without userinfo
+  std::string user;  // percent-decoded; empty if the URL had none
+  crypto::SecretBytes password;
+  bool plaintext_remote = false;  // http:// to a host that is not loopback: warn
+};
+
+// InvalidArgument unless url is an absolute http:// or https:// URL with a host and no query or
+// fragment.
+Result<ServerUrl> ParseServerUrl(const std::string& url);
+
+// {"maxBackupBytes": N, "retentionDays": D}, both non-negative integers, maxBackupBytes > 0;
+// other keys ignored. Else IOError("the server's /config is not ...").
+Result<ServerLimits> ParseServerLimits(const std::vector<uint8_t>& body);
+
+// The Status for an HTTP answer that is not a success (2xx). `what` names the operation for the
+// messages ("upload", "download", ...); has_credentials tells a 401 "refused" from "asks for".
+//   401 PermissionDenied, 403 PermissionDenied, 404 NotFound(kNoBackupMessage), 413 TooLarge,
+//   429 Unavailable (with Retry-After), 507 NoSpace, other 5xx Unavailable, else IOError.
+Status ErrorForHttpStatus(const HttpResponse& response, const std::string& what,
+                          bool has_credentials);
+
+// Refuses a blob larger than the server's limit before it is sent, as the apps do (Android:
+// length <= max). TooLarge naming both sizes.
+Status CheckBlobSize(size_t blob_bytes, const ServerLimits& limits);
+
+class SafeServerApi {
+ public:
+  // base must end in "/" (see ParseServerUrl). Borrows http for its lifetime.
+  SafeServerApi(std::string base, HttpClient& http) : base_(std::move(base)), http_(http) {}
+
+  Result<ServerLimits> GetConfig();
+  // Stores the blob; returns true if the server says it replaced an existing backup (204).
+  Result<bool> PutBackup(const BackupId& id, const std::vector<uint8_t>& blob);
+  // NotFound(kNoBackupMessage) if there is none.
+  Result<std::vector<uint8_t>> GetBackup(const BackupId& id);
+  Result<BackupInfo> HeadBackup(const BackupId& id);
+  Status DeleteBackup(const BackupId& id);
+
+ private:
+  std::string BackupUrl(const BackupId& id) const { return base_ + "backups/" + id.ToHex(); }
+
+  std::string base_;
+  HttpClient& http_;
+};
+
+}  // namespace safe::client

@@ -1,0 +1,94 @@
+#include "safe-client/files.h"
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "safe-client/password.h"
+#include "tests/support/server_process.h"
+
+namespace safe::client {
+namespace {
+
+std::set<std::string> List(const std::string& dir) {
+  std::set<std::string> names;
+  DIR* d = opendir(dir.c_str());
+  while (dirent* e = readdir(d)) {
+    const std::string n = e->d_name;
+    if (n != "." && n != "..") names.insert(n);
+  }
+  closedir(d);
+  return names;
+}
+
+void Write(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
+
+TEST(WriteFileAtomicallyTest, WritesWithMode0600WhateverTheUmask) {
+  safe::testing::TempDir dir;
+  const std::string path = dir.path() + "/out.json";
+  const mode_t old = umask(0);
+  Status s = WriteFileAtomically(path, "abc", 3);
+  umask(old);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  Result<crypto::SecretBytes> back = ReadFileSecret(path, 100);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->view(), "abc");
+  EXPECT_EQ(List(dir.path()), std::set<std::string>{"out.json"});
+}
+
+TEST(WriteFileAtomicallyTest, ReplacesAnExistingFileWhole) {
+  safe::testing::TempDir dir;
+  const std::string path = dir.path() + "/out.json";
+  Write(path, "old content that is longer");
+  ASSERT_TRUE(WriteFileAtomically(path, "new", 3).ok());
+  EXPECT_EQ(ReadFileSecret(path, 100)->view(), "new");
+  EXPECT_EQ(List(dir.path()), std::set<std::string>{"out.json"});
+}
+
+TEST(WriteFileAtomicallyTest, FailureLeavesNothingBehind) {
+  safe::testing::TempDir dir;
+  // The target is a directory: the rename fails after the temporary file was written.
+  const std::string target = dir.path() + "/taken";
+  ASSERT_EQ(mkdir(target.c_str(), 0700), 0);
+  Write(target + "/inside", "x");
+  EXPECT_FALSE(WriteFileAtomically(target, "abc", 3).ok());
+  EXPECT_EQ(List(dir.path()), std::set<std::string>{"taken"});
+  EXPECT_FALSE(WriteFileAtomically(dir.path() + "/missing/out.json", "abc", 3).ok());
+  EXPECT_EQ(List(dir.path()), std::set<std::string>{"taken"});
+}
+
+TEST(ReadFileSecretTest, RefusesMissingAndTooLargeFiles) {
+  safe::testing::TempDir dir;
+  EXPECT_TRUE(ReadFileSecret(dir.path() + "/none", 10).status().IsNotFound());
+  Write(dir.path() + "/big", std::string(11, 'x'));
+  EXPECT_TRUE(ReadFileSecret(dir.path() + "/big", 10).status().IsTooLarge());
+}
+
+TEST(PasswordFileTest, ReadsTheFirstLineOnly) {
+  safe::testing::TempDir dir;
+  const std::string path = dir.path() + "/pw";
+  Write(path, "correct horse\nsecond line\n");
+  EXPECT_EQ(ReadPasswordFile(path)->view(), "correct horse");
+  Write(path, "windows line\r\n");
+  EXPECT_EQ(ReadPasswordFile(path)->view(), "windows line");
+  Write(path, "no newline");
+  EXPECT_EQ(ReadPasswordFile(path)->view(), "no newline");
+  Write(path, " spaces kept ");
+  EXPECT_EQ(ReadPasswordFile(path)->view(), " spaces kept ");
+  Write(path, "\nsecond");
+  EXPECT_TRUE(ReadPasswordFile(path).status().IsInvalidArgument());
+  Write(path, "");
+  EXPECT_TRUE(ReadPasswordFile(path).status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace safe::client

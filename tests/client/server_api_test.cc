@@ -1,0 +1,114 @@
+#include "safe-client/server_api.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace safe::client {
+namespace {
+
+std::vector<uint8_t> Body(const std::string& s) { return std::vector<uint8_t>(s.begin(), s.end()); }
+
+TEST(ServerUrlTest, NormalisesToATrailingSlash) {
+  EXPECT_EQ(ParseServerUrl("https://safe.example.org")->base, "https://safe.example.org/");
+  EXPECT_EQ(ParseServerUrl("https://safe.example.org/threema")->base,
+            "https://safe.example.org/threema/");
+  EXPECT_EQ(ParseServerUrl("http://127.0.0.1:8080/safe/")->base, "http://127.0.0.1:8080/safe/");
+}
+
+TEST(ServerUrlTest, TakesCredentialsOutOfTheUrl) {
+  Result<ServerUrl> url = ParseServerUrl("https://alice:p%40ss%3Aword@safe.example.org/x");
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  EXPECT_EQ(url->base, "https://safe.example.org/x/");
+  EXPECT_EQ(url->user, "alice");
+  EXPECT_EQ(url->password.view(), "p@ss:word");
+  EXPECT_TRUE(ParseServerUrl("https://safe.example.org/")->user.empty());
+}
+
+TEST(ServerUrlTest, WarnsOnlyForPlainHttpToRemoteHosts) {
+  EXPECT_TRUE(ParseServerUrl("http://safe.example.org/")->plaintext_remote);
+  EXPECT_TRUE(ParseServerUrl("http://10.0.0.1/")->plaintext_remote);
+  EXPECT_FALSE(ParseServerUrl("http://127.0.0.1:1234/")->plaintext_remote);
+  EXPECT_FALSE(ParseServerUrl("http://localhost/")->plaintext_remote);
+  EXPECT_FALSE(ParseServerUrl("http://[::1]:99/")->plaintext_remote);
+  EXPECT_FALSE(ParseServerUrl("https://safe.example.org/")->plaintext_remote);
+}
+
+TEST(ServerUrlTest, RefusesOtherSchemesAndQueries) {
+  EXPECT_TRUE(ParseServerUrl("ftp://safe.example.org/").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseServerUrl("safe.example.org").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseServerUrl("https://safe.example.org/?a=b").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseServerUrl("https://safe.example.org/#x").status().IsInvalidArgument());
+  EXPECT_TRUE(ParseServerUrl("").status().IsInvalidArgument());
+}
+
+TEST(ServerLimitsTest, ParsesConfig) {
+  Result<ServerLimits> l =
+      ParseServerLimits(Body(R"({"maxBackupBytes":524288,"retentionDays":180,"x":1})"));
+  ASSERT_TRUE(l.ok());
+  EXPECT_EQ(l->max_backup_bytes, 524288u);
+  EXPECT_EQ(l->retention_days, 180u);
+}
+
+TEST(ServerLimitsTest, RefusesBadConfig) {
+  for (const char* body :
+       {"", "[]", "not json", R"({"retentionDays":180})",
+        R"({"maxBackupBytes":0,"retentionDays":1})", R"({"maxBackupBytes":-5,"retentionDays":1})",
+        R"({"maxBackupBytes":"5","retentionDays":1})", R"({"maxBackupBytes":5})"}) {
+    EXPECT_TRUE(ParseServerLimits(Body(body)).status().IsIOError()) << body;
+  }
+}
+
+HttpResponse Answer(long status) {
+  HttpResponse r;
+  r.status = status;
+  return r;
+}
+
+TEST(HttpErrorTest, EachRefusalHasItsOwnMessage) {
+  Status s = ErrorForHttpStatus(Answer(401), "upload", false);
+  EXPECT_TRUE(s.IsPermissionDenied());
+  EXPECT_NE(s.message().find("asks for a user name and password"), std::string::npos);
+  s = ErrorForHttpStatus(Answer(401), "upload", true);
+  EXPECT_NE(s.message().find("did not accept the user name and password"), std::string::npos);
+
+  s = ErrorForHttpStatus(Answer(404), "download", false);
+  EXPECT_TRUE(s.IsNotFound());
+  EXPECT_EQ(s.message(), "no backup found for this ID and password");
+
+  s = ErrorForHttpStatus(Answer(413), "upload", false);
+  EXPECT_TRUE(s.IsTooLarge());
+  EXPECT_EQ(s.message(), "the server refused the upload as too large (HTTP 413)");
+
+  s = ErrorForHttpStatus(Answer(507), "upload", false);
+  EXPECT_TRUE(s.IsNoSpace());
+
+  s = ErrorForHttpStatus(Answer(503), "upload", false);
+  EXPECT_TRUE(s.IsUnavailable());
+  EXPECT_NE(s.message().find("the server failed (HTTP 503)"), std::string::npos);
+
+  s = ErrorForHttpStatus(Answer(418), "upload", false);
+  EXPECT_TRUE(s.IsIOError());
+}
+
+TEST(HttpErrorTest, ThrottlingNamesRetryAfter) {
+  HttpResponse r = Answer(429);
+  EXPECT_NE(ErrorForHttpStatus(r, "upload", false).message().find("try again later"),
+            std::string::npos);
+  r.headers["retry-after"] = "30";
+  Status s = ErrorForHttpStatus(r, "upload", false);
+  EXPECT_TRUE(s.IsUnavailable());
+  EXPECT_NE(s.message().find("try again in 30 seconds"), std::string::npos);
+}
+
+TEST(BlobSizeTest, RefusesOnlyBlobsOverTheLimit) {
+  ServerLimits limits{1000, 180};
+  EXPECT_TRUE(CheckBlobSize(1000, limits).ok());
+  Status s = CheckBlobSize(1001, limits);
+  EXPECT_TRUE(s.IsTooLarge());
+  EXPECT_NE(s.message().find("1001"), std::string::npos);
+  EXPECT_NE(s.message().find("1000"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace safe::client
