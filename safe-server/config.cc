@@ -4,6 +4,8 @@
 
 #include "safe-server/config.h"
 
+#include "safe-server/throttle.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -211,6 +213,14 @@ struct RawValues {
   std::string idle_timeout;
   std::string max_connections;
   std::string sweep_interval;
+  std::string key_file;
+  std::string guess_burst;
+  std::string guess_refill_per_day;
+  std::string request_burst;
+  std::string request_rate;
+  std::string throttle_ipv4_prefix;
+  std::string throttle_ipv6_prefix;
+  std::string trusted_proxies;
 };
 
 RawValues DefaultsAsText() {
@@ -232,7 +242,22 @@ RawValues DefaultsAsText() {
   raw.idle_timeout = std::to_string(d.idle_timeout.count());
   raw.max_connections = std::to_string(d.max_connections);
   raw.sweep_interval = std::to_string(d.sweep_interval.count());
+  raw.key_file = d.key_file;
+  raw.guess_burst = std::to_string(d.guess_burst);
+  raw.guess_refill_per_day = std::to_string(d.guess_refill_per_day);
+  raw.request_burst = std::to_string(d.request_burst);
+  raw.request_rate = std::to_string(d.request_rate);
+  raw.throttle_ipv4_prefix = std::to_string(d.throttle_ipv4_prefix);
+  raw.throttle_ipv6_prefix = std::to_string(d.throttle_ipv6_prefix);
+  raw.trusted_proxies = d.trusted_proxies;
   return raw;
+}
+
+// Every item of the comma-separated list must be an address or a range.
+std::optional<KeyError> CheckTrustedProxies(const std::string& list) {
+  Result<std::vector<Cidr>> parsed = ParseCidrList(list);
+  if (!parsed.ok()) return KeyError{"trusted-proxies", parsed.status().message()};
+  return std::nullopt;
 }
 
 // Turns the strings into a ServerConfig, or names the first wrong key.
@@ -280,6 +305,27 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->max_connections = static_cast<uint32_t>(n);
   if (auto e = ParseRange("sweep-interval", raw.sweep_interval, 60, 86400, &n)) return e;
   config->sweep_interval = std::chrono::seconds(n);
+  config->key_file = raw.key_file;
+  if (auto e = ParseRange("guess-burst", raw.guess_burst, 0, 1000000, &n)) return e;
+  config->guess_burst = static_cast<uint32_t>(n);
+  if (auto e = ParseRange("guess-refill-per-day", raw.guess_refill_per_day, 0, 100000000, &n)) {
+    return e;
+  }
+  config->guess_refill_per_day = static_cast<uint32_t>(n);
+  if (auto e = ParseRange("request-burst", raw.request_burst, 0, 1000000, &n)) return e;
+  config->request_burst = static_cast<uint32_t>(n);
+  if (auto e = ParseRange("request-rate", raw.request_rate, 0, 1000000, &n)) return e;
+  config->request_rate = static_cast<uint32_t>(n);
+  if ((config->request_burst == 0) != (config->request_rate == 0)) {
+    return KeyError{config->request_burst == 0 ? "request-burst" : "request-rate",
+                    "--request-burst and --request-rate go together (both 0 turns the budget off)"};
+  }
+  if (auto e = ParseRange("throttle-ipv4-prefix", raw.throttle_ipv4_prefix, 1, 32, &n)) return e;
+  config->throttle_ipv4_prefix = static_cast<int>(n);
+  if (auto e = ParseRange("throttle-ipv6-prefix", raw.throttle_ipv6_prefix, 1, 128, &n)) return e;
+  config->throttle_ipv6_prefix = static_cast<int>(n);
+  if (auto e = CheckTrustedProxies(raw.trusted_proxies)) return e;
+  config->trusted_proxies = raw.trusted_proxies;
   return std::nullopt;
 }
 
@@ -398,6 +444,22 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
   add("max-connections", &raw.max_connections, "N", "Most connections open at once (1 to 1000000)");
   add("sweep-interval", &raw.sweep_interval, "SECONDS",
       "How often expired backups are deleted (60 to 86400)");
+  add("key-file", &raw.key_file, "PATH",
+      "Server key sealing the stored backups; empty = <data-dir>.key, made on first start");
+  add("guess-burst", &raw.guess_burst, "N",
+      "Lookups ending in 404 a client may make at once; 0 = no guess budget");
+  add("guess-refill-per-day", &raw.guess_refill_per_day, "N",
+      "Lookups ending in 404 given back to a client per day");
+  add("request-burst", &raw.request_burst, "N",
+      "General per-client request budget: burst; 0 = off (with request-rate)");
+  add("request-rate", &raw.request_rate, "N",
+      "General per-client request budget: requests per second; 0 = off");
+  add("throttle-ipv4-prefix", &raw.throttle_ipv4_prefix, "BITS",
+      "Clients are told apart by this IPv4 prefix (1 to 32)");
+  add("throttle-ipv6-prefix", &raw.throttle_ipv6_prefix, "BITS",
+      "Clients are told apart by this IPv6 prefix (1 to 128)");
+  add("trusted-proxies", &raw.trusted_proxies, "LIST",
+      "Comma-separated reverse proxy addresses or ranges whose X-Forwarded-For is used");
 
   try {
     app.parse(argc, argv);

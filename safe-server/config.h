@@ -45,6 +45,21 @@ struct ServerConfig {
   uint32_t max_connections = 4096;
   // How often the retention sweep runs.
   std::chrono::seconds sweep_interval{3600};
+  // The server key (32 bytes) that seals stored backups. Empty: "<data-dir>.key", a file beside
+  // the data directory. A systemd credential "server-key" takes precedence.
+  std::string key_file;
+  // Guess budget: lookups (GET, HEAD, DELETE) ending in 404 a client may make at once, and how
+  // many it gets back per day. 0 turns it off.
+  uint32_t guess_burst = 30;
+  uint32_t guess_refill_per_day = 288;
+  // General request budget per client: burst and requests per second. 0 = off (default).
+  uint32_t request_burst = 0;
+  uint32_t request_rate = 0;
+  // Clients are told apart by this many leading bits of their address.
+  int throttle_ipv4_prefix = 32;
+  int throttle_ipv6_prefix = 64;
+  // Comma-separated addresses or ranges of reverse proxies whose X-Forwarded-For is believed.
+  std::string trusted_proxies;
 };
 
 // What ParseServerConfig decided.

@@ -40,6 +40,16 @@ bool Allowed(RouteKind kind, HttpMethod m) {
   return false;
 }
 
+bool IsLookup(HttpMethod m) {
+  return m == HttpMethod::kGet || m == HttpMethod::kHead || m == HttpMethod::kDelete;
+}
+
+HttpResponse TooManyRequests(int retry_after_seconds) {
+  HttpResponse r = HttpResponse::Text(429, "too many requests; try again later");
+  r.headers.Add("Retry-After", std::to_string(retry_after_seconds));
+  return r;
+}
+
 HttpResponse MethodNotAllowed(RouteKind kind) {
   HttpResponse r = HttpResponse::Text(405, "method not allowed");
   r.headers.Add("Allow", kind == RouteKind::kConfig ? "GET, HEAD" : "GET, HEAD, PUT, DELETE");
@@ -98,11 +108,16 @@ std::string HttpDateOfDay(Day day) {
   return buf;
 }
 
-SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth)
+SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth, ClientThrottle* throttle)
     : service_(service),
       pool_(pool),
       auth_(std::move(auth)),
+      throttle_(throttle),
       config_body_(ConfigBody(service.options())) {}
+
+ClientThrottle::ClientKey SafeApp::ClientOf(const HttpRequest& request) const {
+  return throttle_->KeyFor(request.peer_address, request.headers.Find("X-Forwarded-For"));
+}
 
 HttpResponse SafeApp::Unauthorized() const {
   HttpResponse r = HttpResponse::Text(401, "authentication required");
@@ -112,6 +127,14 @@ HttpResponse SafeApp::Unauthorized() const {
 
 HeadDecision SafeApp::OnHeaders(const HttpRequest& head) {
   HeadDecision d;
+  std::optional<ClientThrottle::ClientKey> client;
+  if (throttle_ != nullptr) {
+    client = ClientOf(head);
+    if (std::optional<int> wait = throttle_->TakeRequest(*client)) {
+      d.refuse = TooManyRequests(*wait);
+      return d;
+    }
+  }
   if (auth_.check && head.headers.Find("Authorization") == nullptr) {
     d.refuse = Unauthorized();  // iOS sends credentials only after this challenge
     return d;
@@ -131,6 +154,14 @@ HeadDecision SafeApp::OnHeaders(const HttpRequest& head) {
       d.refuse = HttpResponse::Text(400, id.status().message());
       return d;
     }
+  }
+  if (client && (auth_.check || (route.kind == RouteKind::kBackup && IsLookup(head.method)))) {
+    if (std::optional<int> wait = throttle_->GuessRetryAfter(*client)) {
+      d.refuse = TooManyRequests(*wait);
+      return d;
+    }
+  }
+  if (route.kind == RouteKind::kBackup) {
     if (head.method == HttpMethod::kPut) {
       const std::string* length = head.headers.Find("Content-Length");
       if (length != nullptr && *length == "0") {
@@ -152,24 +183,34 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
 HttpResponse SafeApp::Handle(const HttpRequest& request) {
   if (auth_.check) {
     const std::string* authorization = request.headers.Find("Authorization");
-    if (authorization == nullptr || !auth_.check(*authorization)) return Unauthorized();
+    if (authorization == nullptr || !auth_.check(*authorization)) {
+      if (throttle_ != nullptr) throttle_->CountMiss(ClientOf(request));
+      return Unauthorized();
+    }
   }
   Route route = ParseRoute(request.path);
   if (route.kind == RouteKind::kConfig) return GetConfig(request);
   Result<BackupId> id = BackupId::Parse(route.id_text);
   if (!id.ok()) return HttpResponse::Text(400, id.status().message());  // OnHeaders checked
+  HttpResponse response;
   switch (request.method) {
     case HttpMethod::kGet:
-      return GetBackup(*id, /*head=*/false);
+      response = GetBackup(*id, /*head=*/false);
+      break;
     case HttpMethod::kHead:
-      return GetBackup(*id, /*head=*/true);
+      response = GetBackup(*id, /*head=*/true);
+      break;
     case HttpMethod::kPut:
       return PutBackup(*id, request.body);
     case HttpMethod::kDelete:
-      return DeleteBackup(*id);
+      response = DeleteBackup(*id);
+      break;
     default:
       return MethodNotAllowed(route.kind);
   }
+  // A lookup that found nothing may be a wrong password's guess: it costs a token.
+  if (response.status == 404 && throttle_ != nullptr) throttle_->CountMiss(ClientOf(request));
+  return response;
 }
 
 HttpResponse SafeApp::GetConfig(const HttpRequest& request) const {

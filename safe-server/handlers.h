@@ -4,9 +4,14 @@
 //   GET|HEAD /backups/<id>    -> 200 the blob (HEAD: its headers) | 404
 //   PUT      /backups/<id>    -> 201 new | 204 replaced | 400 empty | 413 too large | 507 disk full
 //   DELETE   /backups/<id>    -> 204 | 404
-// Refused before any body byte is read: 401 (auth on, no credentials), 404 (unknown path),
-// 405 with Allow (method), 400 (malformed id; storage is never touched), 413 (Content-Length
-// above maxBackupBytes). docs/protocol.md is the full table.
+// Refused before any body byte is read: 429 (request budget), 401 (auth on, no credentials),
+// 404 (unknown path), 405 with Allow (method), 400 (malformed id; storage is never touched), 429
+// (guess budget spent), 413 (Content-Length above maxBackupBytes). docs/protocol.md is the full
+// table.
+//
+// The guess budget (ClientThrottle): a lookup (GET, HEAD, DELETE of a backup) that ends in 404,
+// and a request whose credentials fail, take a token; a client without tokens gets 429 with
+// Retry-After for its lookups (for every request when auth is on), without touching storage.
 //
 // Handlers are thin: parse the request into types, call one BackupService function on the work
 // pool, map its Status through HttpStatusFor.
@@ -22,6 +27,7 @@
 #include "common/status.h"
 #include "safe-server/backup_service.h"
 #include "safe-server/http_message.h"
+#include "safe-server/throttle.h"
 #include "safe-server/work_pool.h"
 
 namespace safe::server {
@@ -41,8 +47,10 @@ std::string HttpDateOfDay(Day day);
 
 class SafeApp final : public HttpApp {
  public:
-  // `service` and `pool` must outlive the app. auth.check empty: no authentication.
-  SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth);
+  // `service`, `pool` and `throttle` (if given) must outlive the app. auth.check empty: no
+  // authentication. throttle nullptr: no per-client budgets.
+  SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth,
+          ClientThrottle* throttle = nullptr);
 
   HeadDecision OnHeaders(const HttpRequest& head) override;
   void OnRequest(HttpRequest request, Responder respond) override;
@@ -54,10 +62,12 @@ class SafeApp final : public HttpApp {
   HttpResponse PutBackup(const BackupId& id, const std::string& body);
   HttpResponse DeleteBackup(const BackupId& id);
   HttpResponse Unauthorized() const;
+  ClientThrottle::ClientKey ClientOf(const HttpRequest& request) const;
 
   BackupService& service_;
   WorkPool& pool_;
   const AuthHooks auth_;
+  ClientThrottle* const throttle_;
   const std::string config_body_;
 };
 

@@ -175,7 +175,6 @@ std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t 
     pending_.assign(data + parsed, len - parsed);
     state_ = State::kProcessing;
     deadline_.reset();
-    request_.peer_address = peer_address_;
     return std::move(request_);
   }
   http_errno err = HTTP_PARSER_ERRNO(&parser_);
@@ -384,6 +383,7 @@ int HttpConnection::OnHeadersComplete(http_parser* p) {
   auto* c = static_cast<HttpConnection*>(p->data);
   c->FinishHeaderField();
   HttpRequest& r = c->request_;
+  r.peer_address = c->peer_address_;
   r.method = MethodOf(p->method);
   c->head_request_ = r.method == HttpMethod::kHead;
   size_t q = c->url_.find('?');

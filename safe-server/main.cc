@@ -20,6 +20,7 @@
 #include "safe-server/handlers.h"
 #include "safe-server/http_server.h"
 #include "safe-server/log.h"
+#include "safe-server/throttle.h"
 #include "safe-server/work_pool.h"
 #include "storage/rocksdb_store.h"
 
@@ -107,10 +108,20 @@ int Run(const ServerConfig& config) {
   SystemClock clock;
   BackupService service(**store, clock,
                         BackupServiceOptions{config.max_backup_bytes, config.retention_days});
+  ThrottleOptions throttle_options;
+  throttle_options.guess_burst = config.guess_burst;
+  throttle_options.guess_refill_per_day = config.guess_refill_per_day;
+  throttle_options.request_burst = config.request_burst;
+  throttle_options.request_rate_per_second = config.request_rate;
+  throttle_options.ipv4_prefix = config.throttle_ipv4_prefix;
+  throttle_options.ipv6_prefix = config.throttle_ipv6_prefix;
+  throttle_options.trusted_proxies = *ParseCidrList(config.trusted_proxies);  // validated
+  ClientThrottle throttle(throttle_options);
+
   int exit_code = 0;
   {
     WorkPool pool(kStorageThreads);
-    SafeApp app(service, pool, std::move(auth));
+    SafeApp app(service, pool, std::move(auth), &throttle);
 
     HttpServerOptions http;
     http.host = config.listen_host;

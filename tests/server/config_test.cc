@@ -15,9 +15,28 @@ namespace {
 
 // Every key of the config file, which is also every flag but --config, --help and --version.
 const std::vector<std::string> kAllKeys = {
-    "listen",       "data-dir",     "max-backup-bytes", "retention-days", "htpasswd",
-    "auth-realm",   "tls-cert",     "tls-key",          "threads",        "header-timeout",
-    "body-timeout", "idle-timeout", "max-connections",  "sweep-interval",
+    "listen",
+    "data-dir",
+    "max-backup-bytes",
+    "retention-days",
+    "htpasswd",
+    "auth-realm",
+    "tls-cert",
+    "tls-key",
+    "threads",
+    "header-timeout",
+    "body-timeout",
+    "idle-timeout",
+    "max-connections",
+    "sweep-interval",
+    "key-file",
+    "guess-burst",
+    "guess-refill-per-day",
+    "request-burst",
+    "request-rate",
+    "throttle-ipv4-prefix",
+    "throttle-ipv6-prefix",
+    "trusted-proxies",
 };
 
 struct Outcome {
@@ -54,6 +73,14 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.idle_timeout, b.idle_timeout);
   EXPECT_EQ(a.max_connections, b.max_connections);
   EXPECT_EQ(a.sweep_interval, b.sweep_interval);
+  EXPECT_EQ(a.key_file, b.key_file);
+  EXPECT_EQ(a.guess_burst, b.guess_burst);
+  EXPECT_EQ(a.guess_refill_per_day, b.guess_refill_per_day);
+  EXPECT_EQ(a.request_burst, b.request_burst);
+  EXPECT_EQ(a.request_rate, b.request_rate);
+  EXPECT_EQ(a.throttle_ipv4_prefix, b.throttle_ipv4_prefix);
+  EXPECT_EQ(a.throttle_ipv6_prefix, b.throttle_ipv6_prefix);
+  EXPECT_EQ(a.trusted_proxies, b.trusted_proxies);
 }
 
 // Asserts that outcome is a refusal: exit 2, nothing on out, and exactly one line on err that

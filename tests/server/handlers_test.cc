@@ -43,18 +43,19 @@ class HandlersTest : public ::testing::Test {
  protected:
   HandlersTest() : clock_(kToday) { Build({}); }
 
-  void Build(AuthHooks auth, uint64_t max_bytes = 1000) {
+  void Build(AuthHooks auth, uint64_t max_bytes = 1000, ClientThrottle* throttle = nullptr) {
     app_.reset();
     service_ = std::make_unique<BackupService>(store_, clock_,
                                                BackupServiceOptions{max_bytes, /*retention=*/180});
-    app_ = std::make_unique<SafeApp>(*service_, pool_, std::move(auth));
+    app_ = std::make_unique<SafeApp>(*service_, pool_, std::move(auth), throttle);
   }
 
-  // Sends one request on a fresh connection and returns the one answer.
-  ParsedResponse Do(const std::string& request, bool head = false) {
+  // Sends one request on a fresh connection from `peer` and returns the one answer.
+  ParsedResponse Do(const std::string& request, bool head = false,
+                    const std::string& peer = "192.0.2.7") {
     testing::Wire wire;
-    auto conn = HttpConnection::Create(*app_, HttpLimits(),
-                                       std::make_unique<testing::FakeIo>(&wire), "192.0.2.7");
+    auto conn =
+        HttpConnection::Create(*app_, HttpLimits(), std::make_unique<testing::FakeIo>(&wire), peer);
     conn->OnInput(request.data(), request.size());
     bool complete = false;
     auto responses = testing::ParseResponses(wire.out, {head}, &complete);
@@ -235,6 +236,59 @@ TEST_F(HandlersTest, AuthChallengesWithoutCredentialsOnEveryPath) {
   EXPECT_EQ(store_.calls, 0);
   EXPECT_EQ(Put("abc", kId, "Authorization: Basic dTpw\r\n").status, 201);
   EXPECT_EQ(Get(kId, "Authorization: Basic dTpw\r\n").body, "abc");
+}
+
+TEST_F(HandlersTest, GuessBudgetStopsAGuesserWithoutTouchingStorage) {
+  ThrottleOptions o;
+  o.guess_burst = 5;
+  o.guess_refill_per_day = 288;
+  ClientThrottle throttle(o);
+  Build({}, 1000, &throttle);
+  ASSERT_EQ(Put("mine").status, 201);
+  const std::string guesser = "203.0.113.66";
+  for (int i = 0; i < 5; ++i) {
+    std::string wrong = std::string(63, '0') + static_cast<char>('a' + i);
+    EXPECT_EQ(Do("GET /backups/" + wrong + " HTTP/1.1\r\n\r\n", false, guesser).status, 404);
+  }
+  int calls = store_.calls;
+  auto r = Do("GET /backups/" + std::string(64, 'e') + " HTTP/1.1\r\n\r\n", false, guesser);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.Header("Retry-After"), "300");
+  // Even the right id is refused now, for this client only, and storage is not asked.
+  EXPECT_EQ(Do(std::string("HEAD /backups/") + kId + " HTTP/1.1\r\n\r\n", true, guesser).status,
+            429);
+  EXPECT_EQ(store_.calls, calls);
+  EXPECT_EQ(Get().body, "mine");  // another client is unaffected
+  // Uploads and config stay open to it (no guess is possible through them).
+  EXPECT_EQ(Do("GET /config HTTP/1.1\r\n\r\n", false, guesser).status, 200);
+  // Found backups cost nothing.
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Get().status, 200);
+}
+
+TEST_F(HandlersTest, FailedCredentialsCountAsGuesses) {
+  ThrottleOptions o;
+  o.guess_burst = 3;
+  ClientThrottle throttle(o);
+  Build(AuthHooks{[](std::string_view h) { return h == "Basic dTpw"; }, "Basic realm=\"t\""}, 1000,
+        &throttle);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Get(kId, "Authorization: Basic bad\r\n").status, 401);
+  }
+  EXPECT_EQ(Get(kId, "Authorization: Basic bad\r\n").status, 429);
+  EXPECT_EQ(Get(kId, "Authorization: Basic dTpw\r\n").status, 429);  // spent, whatever it sends
+}
+
+TEST_F(HandlersTest, RequestBudgetAnswers429WhenOn) {
+  ThrottleOptions o;
+  o.request_burst = 2;
+  o.request_rate_per_second = 1;
+  ClientThrottle throttle(o);
+  Build({}, 1000, &throttle);
+  EXPECT_EQ(Do("GET /config HTTP/1.1\r\n\r\n").status, 200);
+  EXPECT_EQ(Do("GET /config HTTP/1.1\r\n\r\n").status, 200);
+  auto r = Do("GET /config HTTP/1.1\r\n\r\n");
+  EXPECT_EQ(r.status, 429);
+  EXPECT_EQ(r.Header("Retry-After"), "1");
 }
 
 TEST(HttpStatusForTest, MapsEveryCode) {
