@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "storage/memory_store.h"
 #include "storage/rocksdb_store.h"
+#include "storage/sealed_store.h"
 #include "tests/storage/store_test_util.h"
 
 namespace safe::storage {
@@ -29,11 +30,13 @@ using testing::KeyFor;
 using testing::TempDir;
 
 // ---------------------------------------------------------------------------------------------
-// Factories: one per implementation. Each test gets a fresh, empty store.
+// Factories: one per implementation. Each test gets a fresh, empty store. ScannedKey(id) is the
+// key Scan reports for a record put under id: the id itself, or its storage key when sealed.
 
 struct MemoryStoreFactory {
   static constexpr const char* kName = "MemoryStore";
   std::unique_ptr<BackupStore> Make() { return std::make_unique<MemoryStore>(); }
+  BackupId ScannedKey(const BackupId& id) const { return id; }
 };
 
 struct RocksDbStoreFactory {
@@ -49,6 +52,39 @@ struct RocksDbStoreFactory {
     }
     return std::move(store).value();
   }
+  BackupId ScannedKey(const BackupId& id) const { return id; }
+};
+
+// SealedStore over each engine: the same contract must hold with ids and blobs sealed away.
+ServerKey TestServerKey() {
+  uint8_t bytes[ServerKey::kBytes];
+  for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(7 * i + 1);
+  return ServerKey(bytes);
+}
+
+struct SealedMemoryStoreFactory {
+  static constexpr const char* kName = "SealedOverMemoryStore";
+  SealedStore* sealed = nullptr;
+  std::unique_ptr<BackupStore> Make() {
+    auto store = std::make_unique<SealedStore>(TestServerKey(), std::make_unique<MemoryStore>());
+    sealed = store.get();
+    return store;
+  }
+  BackupId ScannedKey(const BackupId& id) const { return sealed->StorageKeyFor(id); }
+};
+
+struct SealedRocksDbStoreFactory {
+  static constexpr const char* kName = "SealedOverRocksDbStore";
+  RocksDbStoreFactory engine;
+  SealedStore* sealed = nullptr;
+  std::unique_ptr<BackupStore> Make() {
+    std::unique_ptr<BackupStore> inner = engine.Make();
+    if (inner == nullptr) return nullptr;
+    auto store = std::make_unique<SealedStore>(TestServerKey(), std::move(inner));
+    sealed = store.get();
+    return store;
+  }
+  BackupId ScannedKey(const BackupId& id) const { return sealed->StorageKeyFor(id); }
 };
 
 template <typename Factory>
@@ -80,7 +116,8 @@ struct FactoryNames {
   }
 };
 
-using Implementations = ::testing::Types<MemoryStoreFactory, RocksDbStoreFactory>;
+using Implementations = ::testing::Types<MemoryStoreFactory, RocksDbStoreFactory,
+                                         SealedMemoryStoreFactory, SealedRocksDbStoreFactory>;
 TYPED_TEST_SUITE(BackupStoreTest, Implementations, FactoryNames);
 
 TYPED_TEST(BackupStoreTest, MissingKeyIsNotFoundForGetStatAndDelete) {
@@ -185,11 +222,11 @@ TYPED_TEST(BackupStoreTest, ScanVisitsExactlyTheStoredSet) {
     const BackupId key = KeyFor(i);
     const Day day = 100 + i % 7;
     ASSERT_TRUE(this->store_->Put(key, BlobFor(i, i % 50), day).ok());
-    expected[key] = BackupInfo{static_cast<uint64_t>(i % 50), day};
+    expected[this->factory_.ScannedKey(key)] = BackupInfo{static_cast<uint64_t>(i % 50), day};
   }
   for (int i = 0; i < kRecords; i += 3) {
     ASSERT_TRUE(this->store_->Delete(KeyFor(i)).ok());
-    expected.erase(KeyFor(i));
+    expected.erase(this->factory_.ScannedKey(KeyFor(i)));
   }
   auto seen = this->ScanAll();
   ASSERT_EQ(seen.size(), expected.size());
@@ -202,12 +239,18 @@ TYPED_TEST(BackupStoreTest, ScanVisitsExactlyTheStoredSet) {
 }
 
 TYPED_TEST(BackupStoreTest, ScanVisitorMayCallBackIntoTheStore) {
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(this->store_->Put(KeyFor(i), "x", 1).ok());
+  std::map<BackupId, BackupId> id_for_scanned_key;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(this->store_->Put(KeyFor(i), "x", 1).ok());
+    id_for_scanned_key.emplace(this->factory_.ScannedKey(KeyFor(i)), KeyFor(i));
+  }
   int visited = 0;
   Status s = this->store_->Scan([&](const BackupId& key, const BackupInfo&) {
     ++visited;
-    EXPECT_TRUE(this->store_->Stat(key).ok());
-    EXPECT_TRUE(this->store_->Put(key, "yy", 2).ok());
+    auto id = id_for_scanned_key.find(key);
+    ASSERT_NE(id, id_for_scanned_key.end());
+    EXPECT_TRUE(this->store_->Stat(id->second).ok());
+    EXPECT_TRUE(this->store_->Put(id->second, "yy", 2).ok());
   });
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(visited, 10);

@@ -1,0 +1,315 @@
+// LoadOrCreateServerKey (issue 4): where the server key comes from, when one is created, and
+// the KEYCHECK that refuses a key that does not belong to the data.
+
+#include "safe-server/server_key.h"
+
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "storage/rocksdb_store.h"
+#include "storage/sealed_store.h"
+
+namespace safe::server {
+namespace {
+
+namespace fs = std::filesystem;
+using storage::ServerKey;
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string pattern =
+        std::string(base != nullptr && base[0] != '\0' ? base : "/tmp") + "/safe-key-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) std::abort();
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const std::string& path, const std::string& content, mode_t mode) {
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+  }
+  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return 0;
+  return st.st_mode & 07777;
+}
+
+std::string Hex(const ServerKey& key) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < key.size(); ++i) {
+    out.push_back(kDigits[key.data()[i] >> 4]);
+    out.push_back(kDigits[key.data()[i] & 15]);
+  }
+  return out;
+}
+
+std::string Raw(const ServerKey& key) {
+  return std::string(reinterpret_cast<const char*>(key.data()), key.size());
+}
+
+ServerKey FixedKey(uint8_t seed) {
+  uint8_t bytes[ServerKey::kBytes];
+  for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(seed * 3 + i);
+  return ServerKey(bytes);
+}
+
+class ServerKeyTest : public ::testing::Test {
+ protected:
+  ServerKeyOptions Options() const {
+    ServerKeyOptions options;
+    options.data_dir = data_dir_;
+    options.key_file = DefaultKeyFilePath(data_dir_);
+    return options;
+  }
+
+  // A refusal whose message names `needle` and no byte of the keys given.
+  void ExpectRefused(const ServerKeyOptions& options, const std::string& needle,
+                     std::initializer_list<const ServerKey*> keys) {
+    auto key = LoadOrCreateServerKey(options);
+    ASSERT_FALSE(key.ok()) << "expected a refusal naming: " << needle;
+    const std::string& message = key.status().message();
+    EXPECT_NE(message.find(needle), std::string::npos) << message;
+    for (const ServerKey* k : keys) {
+      EXPECT_EQ(message.find(Hex(*k)), std::string::npos) << message;
+      EXPECT_EQ(message.find(Hex(*k).substr(0, 8)), std::string::npos) << message;
+      EXPECT_EQ(message.find(Raw(*k)), std::string::npos) << message;
+    }
+  }
+
+  TempDir dir_;
+  const std::string data_dir_ = dir_.path() + "/data";
+};
+
+TEST_F(ServerKeyTest, DefaultKeyFileIsASiblingOfTheDataDirectory) {
+  EXPECT_EQ(DefaultKeyFilePath("/var/lib/safe/data"), "/var/lib/safe/data.key");
+  EXPECT_EQ(DefaultKeyFilePath("/var/lib/safe/data//"), "/var/lib/safe/data.key");
+  EXPECT_EQ(DefaultKeyFilePath("data"), "data.key");
+}
+
+TEST_F(ServerKeyTest, CreatesA0600KeyAndAKeyCheckWhenTheDataDirectoryIsMissing) {
+  auto key = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  const std::string key_file = Options().key_file;
+  EXPECT_EQ(ModeOf(key_file), 0600u);
+  EXPECT_EQ(ReadFile(key_file), Raw(*key));
+  EXPECT_EQ(ModeOf(data_dir_), 0700u);
+  EXPECT_EQ(ReadFile(data_dir_ + "/KEYCHECK"), storage::SealedStore::KeyCheck(*key) + "\n");
+}
+
+TEST_F(ServerKeyTest, CreatesAKeyWhenTheDataDirectoryIsEmpty) {
+  ASSERT_TRUE(fs::create_directory(data_dir_));
+  auto key = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(ModeOf(Options().key_file), 0600u);
+  EXPECT_TRUE(fs::exists(data_dir_ + "/KEYCHECK"));
+}
+
+TEST_F(ServerKeyTest, ReusesTheKeyOnTheNextStartWithTheStoreInBetween) {
+  auto first = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  {
+    // RocksDB opens a directory holding KEYCHECK and leaves the file alone.
+    storage::RocksDbOptions options;
+    options.path = data_dir_;
+    auto engine = storage::RocksDbStore::Open(options);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    storage::SealedStore store(*first, **engine);
+    BackupId::Bytes id{};
+    ASSERT_TRUE(store.Put(BackupId::FromBytes(id), "blob", 1).ok());
+    ASSERT_TRUE((*engine)->Close().ok());
+  }
+  auto second = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_TRUE(second->Equals(*first));
+  EXPECT_TRUE(fs::exists(data_dir_ + "/KEYCHECK"));
+}
+
+TEST_F(ServerKeyTest, RefusesToCreateAKeyOverExistingData) {
+  ASSERT_TRUE(fs::create_directory(data_dir_));
+  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  ServerKeyOptions options = Options();
+  ExpectRefused(options,
+                "no key file at " + options.key_file + " but " + data_dir_ +
+                    " holds data: refusing to create a new key over existing data",
+                {});
+  EXPECT_FALSE(fs::exists(options.key_file));
+}
+
+TEST_F(ServerKeyTest, RefusesToCreateAKeyWhenOnlyTheKeyCheckRemains) {
+  auto key = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(key.ok());
+  ASSERT_TRUE(fs::remove(Options().key_file));  // the key is lost; the data is not
+  ExpectRefused(Options(), "refusing to create a new key over existing data", {&*key});
+  EXPECT_FALSE(fs::exists(Options().key_file));
+}
+
+TEST_F(ServerKeyTest, RefusesAGroupOrWorldReadableKeyFile) {
+  const ServerKey key = FixedKey(1);
+  const ServerKeyOptions options = Options();
+  for (mode_t mode : {0644, 0640, 0604, 0660, 0700}) {
+    WriteFile(options.key_file, Raw(key), mode);
+    char expected[64];
+    std::snprintf(expected, sizeof(expected), "has mode %04o: it must be 0600 or 0400",
+                  static_cast<unsigned>(mode));
+    ExpectRefused(options, expected, {&key});
+    ExpectRefused(options, options.key_file, {&key});
+  }
+  WriteFile(options.key_file, Raw(key), 0400);
+  auto read = LoadOrCreateServerKey(options);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_TRUE(read->Equals(key));
+}
+
+TEST_F(ServerKeyTest, AcceptsRawOrHexKeysAndRefusesOtherLengths) {
+  const ServerKey key = FixedKey(2);
+  const ServerKeyOptions options = Options();
+  for (const std::string& content : {Raw(key), Hex(key), Hex(key) + "\n"}) {
+    WriteFile(options.key_file, content, 0600);
+    auto read = LoadOrCreateServerKey(options);
+    ASSERT_TRUE(read.ok()) << read.status().ToString();
+    EXPECT_TRUE(read->Equals(key));
+  }
+  for (const std::string& content :
+       {std::string(), Raw(key).substr(0, 31), Raw(key) + "x", Hex(key).substr(0, 63),
+        Hex(key) + "\n\n", std::string(500, 'a')}) {
+    WriteFile(options.key_file, content, 0600);
+    ExpectRefused(options, "expected 32 raw bytes or 64 hex characters", {&key});
+  }
+  std::string not_hex = Hex(key);
+  not_hex[10] = 'g';
+  WriteFile(options.key_file, not_hex, 0600);
+  ExpectRefused(options, "not all hex digits", {&key});
+}
+
+TEST_F(ServerKeyTest, TheCredentialIsPreferredOverTheKeyFile) {
+  const ServerKey file_key = FixedKey(3);
+  const ServerKey credential_key = FixedKey(4);
+  const std::string credentials = dir_.path() + "/credentials";
+  ASSERT_TRUE(fs::create_directory(credentials));
+  ServerKeyOptions options = Options();
+  options.credentials_directory = credentials;
+  WriteFile(options.key_file, Raw(file_key), 0600);
+  // systemd makes credentials 0400 (or 0440 with a group); the mode is not checked.
+  WriteFile(credentials + "/server-key", Hex(credential_key) + "\n", 0440);
+  auto key = LoadOrCreateServerKey(options);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_TRUE(key->Equals(credential_key));
+
+  // A credentials directory without the credential falls back to the key file.
+  ASSERT_TRUE(fs::remove(credentials + "/server-key"));
+  TempDir other;
+  options.data_dir = other.path() + "/data";
+  key = LoadOrCreateServerKey(options);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_TRUE(key->Equals(file_key));
+}
+
+TEST_F(ServerKeyTest, AMalformedCredentialIsRefused) {
+  const std::string credentials = dir_.path() + "/credentials";
+  ASSERT_TRUE(fs::create_directory(credentials));
+  ServerKeyOptions options = Options();
+  options.credentials_directory = credentials;
+  WriteFile(credentials + "/server-key", "short", 0400);
+  ExpectRefused(options, "the credential " + credentials + "/server-key holds 5 bytes", {});
+}
+
+TEST_F(ServerKeyTest, RefusesAKeyThatDoesNotMatchTheData) {
+  auto created = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);  // the store has written data
+  const ServerKey other = FixedKey(5);
+  WriteFile(Options().key_file, Raw(other), 0600);
+  ExpectRefused(Options(),
+                "the key file " + Options().key_file + " does not match the data in " + data_dir_,
+                {&other, &*created});
+
+  // The same through a credential.
+  const std::string credentials = dir_.path() + "/credentials";
+  ASSERT_TRUE(fs::create_directory(credentials));
+  WriteFile(credentials + "/server-key", Raw(other), 0400);
+  ServerKeyOptions options = Options();
+  options.credentials_directory = credentials;
+  ExpectRefused(options, "does not match the data in " + data_dir_, {&other, &*created});
+}
+
+TEST_F(ServerKeyTest, RefusesDataWithoutAKeyCheck) {
+  ASSERT_TRUE(fs::create_directory(data_dir_));
+  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  const ServerKey key = FixedKey(6);
+  WriteFile(Options().key_file, Raw(key), 0600);
+  ExpectRefused(Options(), "holds data but no KEYCHECK file", {&key});
+}
+
+TEST_F(ServerKeyTest, AMalformedKeyCheckIsCorruption) {
+  ASSERT_TRUE(LoadOrCreateServerKey(Options()).ok());
+  WriteFile(data_dir_ + "/KEYCHECK", "nonsense\n", 0600);
+  auto key = LoadOrCreateServerKey(Options());
+  ASSERT_FALSE(key.ok());
+  EXPECT_TRUE(key.status().IsCorruption()) << key.status().ToString();
+  EXPECT_NE(key.status().message().find(data_dir_ + "/KEYCHECK"), std::string::npos);
+}
+
+TEST_F(ServerKeyTest, RefusesAKeyFileInsideTheDataDirectory) {
+  ServerKeyOptions options = Options();
+  options.key_file = data_dir_ + "/server.key";
+  ExpectRefused(options, "is inside the data directory " + data_dir_, {});
+  EXPECT_FALSE(fs::exists(options.key_file));
+  // A sibling whose name starts like the data directory is outside it.
+  options.key_file = data_dir_ + "-key";
+  EXPECT_TRUE(LoadOrCreateServerKey(options).ok());
+}
+
+TEST_F(ServerKeyTest, NeitherCredentialNorKeyFileIsRefused) {
+  ServerKeyOptions options = Options();
+  options.key_file.clear();
+  ExpectRefused(options, "no server key", {});
+  options.data_dir.clear();
+  ExpectRefused(options, "no data directory", {});
+}
+
+TEST_F(ServerKeyTest, ADataPathThatIsAFileIsRefused) {
+  WriteFile(data_dir_, "not a directory", 0600);
+  ExpectRefused(Options(), data_dir_ + " is not a directory", {});
+}
+
+TEST_F(ServerKeyTest, AMissingKeyFileDirectoryFailsWithThePath) {
+  ServerKeyOptions options = Options();
+  options.key_file = dir_.path() + "/no/such/dir/server.key";
+  auto key = LoadOrCreateServerKey(options);
+  ASSERT_FALSE(key.ok());
+  EXPECT_TRUE(key.status().IsIOError()) << key.status().ToString();
+  EXPECT_NE(key.status().message().find(options.key_file), std::string::npos);
+}
+
+}  // namespace
+}  // namespace safe::server
