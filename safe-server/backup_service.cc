@@ -7,7 +7,10 @@ Result<storage::PutOutcome> BackupService::Upload(const BackupId& id, std::strin
   if (blob.size() > options_.max_backup_bytes) {
     return Status::TooLarge("the backup is larger than maxBackupBytes");
   }
-  return store_.Put(id, blob, clock_.Today());
+  Result<storage::PutOutcome> outcome = store_.Put(id, blob, clock_.Today());
+  write_failing_.store(!outcome.ok() &&
+                       (outcome.status().IsNoSpace() || outcome.status().IsIOError()));
+  return outcome;
 }
 
 Result<storage::BackupRecord> BackupService::Download(const BackupId& id) {
@@ -26,6 +29,18 @@ Status BackupService::Remove(const BackupId& id) {
   Result<storage::BackupInfo> info = Stat(id);
   if (!info.ok()) return info.status();
   return store_.Delete(id);
+}
+
+Result<BackupService::ExpiryCounts> BackupService::CountExpiring() {
+  ExpiryCounts counts;
+  Day today = clock_.Today();
+  Status s = store_.Scan([&](const BackupId&, const storage::BackupInfo& info) {
+    Day left = DeletionDay(info) - today;
+    if (left <= 7) ++counts.within_7_days;
+    if (left <= 30) ++counts.within_30_days;
+  });
+  if (!s.ok()) return s;
+  return counts;
 }
 
 Result<uint64_t> BackupService::ExpireOld() {

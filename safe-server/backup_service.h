@@ -9,6 +9,7 @@
 
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string_view>
 
@@ -46,6 +47,16 @@ class BackupService {
   // Deletes every backup whose deletion day has come. Returns how many.
   Result<uint64_t> ExpireOld();
 
+  // How many stored backups will be gone within 7 and within 30 days unless uploaded again.
+  struct ExpiryCounts {
+    uint64_t within_7_days = 0;
+    uint64_t within_30_days = 0;
+  };
+  Result<ExpiryCounts> CountExpiring();
+
+  // False after an upload failed for a storage reason (full disk, I/O error), until one succeeds.
+  bool writable() const { return !write_failing_.load(); }
+
   // The first day on which a backup with this info is gone unless uploaded again.
   Day DeletionDay(const storage::BackupInfo& info) const {
     return info.upload_day + static_cast<Day>(options_.retention_days) + 1;
@@ -62,6 +73,7 @@ class BackupService {
   storage::BackupStore& store_;
   const Clock& clock_;
   const BackupServiceOptions options_;
+  std::atomic<bool> write_failing_{false};
 };
 
 }  // namespace safe::server

@@ -204,6 +204,7 @@ struct RawValues {
   std::string max_backup_bytes;
   std::string retention_days;
   std::string htpasswd;
+  std::string tokens;
   std::string auth_realm;
   std::string tls_cert;
   std::string tls_key;
@@ -221,6 +222,11 @@ struct RawValues {
   std::string throttle_ipv4_prefix;
   std::string throttle_ipv6_prefix;
   std::string trusted_proxies;
+  std::string admin_listen;
+  std::string access_log;
+  std::string log_addresses;
+  std::string block_cache_bytes;
+  std::string write_buffer_bytes;
 };
 
 RawValues DefaultsAsText() {
@@ -233,6 +239,7 @@ RawValues DefaultsAsText() {
   raw.max_backup_bytes = std::to_string(d.max_backup_bytes);
   raw.retention_days = std::to_string(d.retention_days);
   raw.htpasswd = d.htpasswd;
+  raw.tokens = d.tokens;
   raw.auth_realm = d.auth_realm;
   raw.tls_cert = d.tls_cert;
   raw.tls_key = d.tls_key;
@@ -250,7 +257,24 @@ RawValues DefaultsAsText() {
   raw.throttle_ipv4_prefix = std::to_string(d.throttle_ipv4_prefix);
   raw.throttle_ipv6_prefix = std::to_string(d.throttle_ipv6_prefix);
   raw.trusted_proxies = d.trusted_proxies;
+  raw.admin_listen = d.admin_listen_host + ":" + std::to_string(d.admin_listen_port);
+  raw.access_log = d.access_log ? "true" : "false";
+  raw.log_addresses = d.log_addresses ? "true" : "false";
+  raw.block_cache_bytes = std::to_string(d.block_cache_bytes);
+  raw.write_buffer_bytes = std::to_string(d.write_buffer_bytes);
   return raw;
+}
+
+// true/false (also yes/no, on/off, 1/0).
+std::optional<KeyError> ParseBool(const char* key, const std::string& text, bool* out) {
+  if (text == "true" || text == "yes" || text == "on" || text == "1") {
+    *out = true;
+  } else if (text == "false" || text == "no" || text == "off" || text == "0") {
+    *out = false;
+  } else {
+    return KeyError{key, "must be true or false, got " + Quote(text)};
+  }
+  return std::nullopt;
 }
 
 // Every item of the comma-separated list must be an address or a range.
@@ -279,6 +303,10 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
     if (auto e = CheckReadable("htpasswd", raw.htpasswd)) return e;
   }
   config->htpasswd = raw.htpasswd;
+  if (!raw.tokens.empty()) {
+    if (auto e = CheckReadable("tokens", raw.tokens)) return e;
+  }
+  config->tokens = raw.tokens;
   if (auto e = CheckRealm(raw.auth_realm)) return e;
   config->auth_realm = raw.auth_realm;
 
@@ -326,6 +354,21 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->throttle_ipv6_prefix = static_cast<int>(n);
   if (auto e = CheckTrustedProxies(raw.trusted_proxies)) return e;
   config->trusted_proxies = raw.trusted_proxies;
+  if (auto e =
+          ParseListen(raw.admin_listen, &config->admin_listen_host, &config->admin_listen_port)) {
+    e->key = "admin-listen";
+    return e;
+  }
+  if (auto e = ParseBool("access-log", raw.access_log, &config->access_log)) return e;
+  if (auto e = ParseBool("log-addresses", raw.log_addresses, &config->log_addresses)) return e;
+  if (auto e = ParseRange("block-cache-bytes", raw.block_cache_bytes, 1 << 20, 1ull << 40, &n)) {
+    return e;
+  }
+  config->block_cache_bytes = n;
+  if (auto e = ParseRange("write-buffer-bytes", raw.write_buffer_bytes, 1 << 20, 1ull << 32, &n)) {
+    return e;
+  }
+  config->write_buffer_bytes = n;
   return std::nullopt;
 }
 
@@ -431,6 +474,8 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
       "Delete a backup not uploaded again for this many days (1 to 3650)");
   add("htpasswd", &raw.htpasswd, "PATH",
       "Basic auth: file of user:$argon2id$... lines; empty = no auth");
+  add("tokens", &raw.tokens, "PATH",
+      "Token auth (Threema OnPrem): file of sha256:<hex> lines; empty = no token auth");
   add("auth-realm", &raw.auth_realm, "TEXT", "Realm sent in the Basic auth challenge");
   add("tls-cert", &raw.tls_cert, "PATH", "TLS certificate chain (PEM); with --tls-key");
   add("tls-key", &raw.tls_key, "PATH", "TLS private key (PEM); with --tls-cert");
@@ -460,6 +505,15 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
       "Clients are told apart by this IPv6 prefix (1 to 128)");
   add("trusted-proxies", &raw.trusted_proxies, "LIST",
       "Comma-separated reverse proxy addresses or ranges whose X-Forwarded-For is used");
+  add("admin-listen", &raw.admin_listen, "HOST:PORT",
+      "Admin listener for /metrics, /healthz and /readyz (keep it on loopback)");
+  add("access-log", &raw.access_log, "BOOL",
+      "Log one line per request (never a backup id): true or false");
+  add("log-addresses", &raw.log_addresses, "BOOL",
+      "Put the client's address in access log lines: true or false");
+  add("block-cache-bytes", &raw.block_cache_bytes, "N", "RocksDB block cache size in bytes");
+  add("write-buffer-bytes", &raw.write_buffer_bytes, "N",
+      "RocksDB memtable size per column family in bytes");
 
   try {
     app.parse(argc, argv);

@@ -29,6 +29,8 @@ struct ServerConfig {
   uint32_t retention_days = 180;
   // Basic auth: an htpasswd file of `user:$argon2id$...` lines. Empty = no auth.
   std::string htpasswd;
+  // Token auth (Threema OnPrem): a file of `sha256:<hex>` lines. Empty = no token auth.
+  std::string tokens;
   // The realm sent in WWW-Authenticate.
   std::string auth_realm = "Safe Server";
   // TLS: both set, or neither.
@@ -60,6 +62,15 @@ struct ServerConfig {
   int throttle_ipv6_prefix = 64;
   // Comma-separated addresses or ranges of reverse proxies whose X-Forwarded-For is believed.
   std::string trusted_proxies;
+  // The admin listener (/metrics, /healthz, /readyz). Loopback by default; port 0 picks one.
+  std::string admin_listen_host = "127.0.0.1";
+  uint16_t admin_listen_port = 9180;
+  // One log line per request (never with a backup id), and the client's address in it.
+  bool access_log = false;
+  bool log_addresses = false;
+  // RocksDB's block cache and memtable sizes, in bytes.
+  uint64_t block_cache_bytes = 8 << 20;
+  uint64_t write_buffer_bytes = 16 << 20;
 };
 
 // What ParseServerConfig decided.

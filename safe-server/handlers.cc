@@ -1,5 +1,6 @@
 #include "safe-server/handlers.h"
 
+#include <cstdio>
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -108,11 +109,13 @@ std::string HttpDateOfDay(Day day) {
   return buf;
 }
 
-SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth, ClientThrottle* throttle)
+SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth, ClientThrottle* throttle,
+                 AppObservers observers)
     : service_(service),
       pool_(pool),
       auth_(std::move(auth)),
       throttle_(throttle),
+      observers_(observers),
       config_body_(ConfigBody(service.options())) {}
 
 ClientThrottle::ClientKey SafeApp::ClientOf(const HttpRequest& request) const {
@@ -125,7 +128,65 @@ HttpResponse SafeApp::Unauthorized() const {
   return r;
 }
 
+void SafeApp::Observe(const HttpRequest& request, const HttpResponse& response,
+                      std::chrono::steady_clock::time_point started) const {
+  if (observers_.metrics == nullptr && !observers_.access_log) return;
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  RouteKind kind = ParseRoute(request.path).kind;
+  MetricRoute route = kind == RouteKind::kConfig   ? MetricRoute::kConfig
+                      : kind == RouteKind::kBackup ? MetricRoute::kBackup
+                                                   : MetricRoute::kOther;
+  if (observers_.metrics != nullptr) {
+    observers_.metrics->RecordRequest(route, request.method, response.status, seconds);
+  }
+  if (observers_.access_log) {
+    // The route's kind stands for the path: a backup id never reaches the log.
+    static const char* const kMethods[] = {"GET",  "HEAD",    "PUT",  "DELETE",
+                                           "POST", "OPTIONS", "OTHER"};
+    static const char* const kRoutes[] = {"/config", "/backups/<id>", "<other>"};
+    char line[256];
+    snprintf(line, sizeof line, "access: %s %s %d %zu bytes in, %zu out, %.1f ms%s%s",
+             kMethods[static_cast<int>(request.method)], kRoutes[static_cast<int>(route)],
+             response.status, request.body.size(),
+             response.head_content_length ? static_cast<size_t>(*response.head_content_length)
+                                          : response.body.size(),
+             seconds * 1000, observers_.log_addresses ? " from " : "",
+             observers_.log_addresses ? request.peer_address.c_str() : "");
+    LogInfo(line);
+  }
+}
+
 HeadDecision SafeApp::OnHeaders(const HttpRequest& head) {
+  HeadDecision d = Decide(head);
+  if (d.refuse) Observe(head, *d.refuse, std::chrono::steady_clock::now());
+  return d;
+}
+
+namespace {
+// Why a request is refused from its line and headers alone, or nothing.
+std::optional<HttpResponse> Refusal(const HttpRequest& head, const Route& route,
+                                    uint64_t max_backup_bytes) {
+  if (route.kind == RouteKind::kUnknown) return HttpResponse::Text(404, "not found");
+  if (!Allowed(route.kind, head.method)) return MethodNotAllowed(route.kind);
+  if (route.kind != RouteKind::kBackup) return std::nullopt;
+  Result<BackupId> id = BackupId::Parse(route.id_text);
+  if (!id.ok()) return HttpResponse::Text(400, id.status().message());
+  if (head.method == HttpMethod::kPut) {
+    if (const std::string* length = head.headers.Find("Content-Length")) {
+      // http-parser has checked that it is a number.
+      uint64_t bytes = strtoull(length->c_str(), nullptr, 10);
+      if (bytes == 0) return HttpResponse::Text(400, "the backup is empty");
+      if (bytes > max_backup_bytes) {
+        return HttpResponse::Text(413, "the backup is larger than maxBackupBytes");
+      }
+    }
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+HeadDecision SafeApp::Decide(const HttpRequest& head) {
   HeadDecision d;
   std::optional<ClientThrottle::ClientKey> client;
   if (throttle_ != nullptr) {
@@ -135,48 +196,38 @@ HeadDecision SafeApp::OnHeaders(const HttpRequest& head) {
       return d;
     }
   }
-  if (auth_.check && head.headers.Find("Authorization") == nullptr) {
+  const std::string* authorization = head.headers.Find("Authorization");
+  if (auth_.check && authorization == nullptr) {
     d.refuse = Unauthorized();  // iOS sends credentials only after this challenge
     return d;
   }
   Route route = ParseRoute(head.path);
-  if (route.kind == RouteKind::kUnknown) {
-    d.refuse = HttpResponse::Text(404, "not found");
-    return d;
-  }
-  if (!Allowed(route.kind, head.method)) {
-    d.refuse = MethodNotAllowed(route.kind);
-    return d;
-  }
-  if (route.kind == RouteKind::kBackup) {
-    Result<BackupId> id = BackupId::Parse(route.id_text);
-    if (!id.ok()) {
-      d.refuse = HttpResponse::Text(400, id.status().message());
-      return d;
-    }
-  }
   if (client && (auth_.check || (route.kind == RouteKind::kBackup && IsLookup(head.method)))) {
     if (std::optional<int> wait = throttle_->GuessRetryAfter(*client)) {
       d.refuse = TooManyRequests(*wait);
       return d;
     }
   }
-  if (route.kind == RouteKind::kBackup) {
-    if (head.method == HttpMethod::kPut) {
-      const std::string* length = head.headers.Find("Content-Length");
-      if (length != nullptr && *length == "0") {
-        d.refuse = HttpResponse::Text(400, "the backup is empty");
-        return d;
-      }
-      d.max_body_bytes = service_.options().max_backup_bytes;
-    }
+  d.refuse = Refusal(head, route, service_.options().max_backup_bytes);
+  if (d.refuse && auth_.check && !auth_.check(*authorization)) {
+    // Only a client with valid credentials learns what is wrong with its request. This runs the
+    // credential check on a network thread; a cache hit is cheap, and each failure takes a token
+    // of the guess budget, so a client cannot make the server run Argon2 without bound.
+    if (client) throttle_->CountMiss(*client);
+    d.refuse = Unauthorized();
+  }
+  if (!d.refuse && route.kind == RouteKind::kBackup && head.method == HttpMethod::kPut) {
+    d.max_body_bytes = service_.options().max_backup_bytes;
   }
   return d;
 }
 
 void SafeApp::OnRequest(HttpRequest request, Responder respond) {
-  pool_.Post([this, request = std::move(request), respond = std::move(respond)]() {
-    respond(Handle(request));
+  auto started = std::chrono::steady_clock::now();
+  pool_.Post([this, request = std::move(request), respond = std::move(respond), started]() {
+    HttpResponse response = Handle(request);
+    Observe(request, response, started);
+    respond(std::move(response));
   });
 }
 

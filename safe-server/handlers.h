@@ -27,6 +27,7 @@
 #include "common/status.h"
 #include "safe-server/backup_service.h"
 #include "safe-server/http_message.h"
+#include "safe-server/metrics.h"
 #include "safe-server/throttle.h"
 #include "safe-server/work_pool.h"
 
@@ -37,6 +38,13 @@ namespace safe::server {
 struct AuthHooks {
   std::function<bool(std::string_view authorization)> check;
   std::string challenge;
+};
+
+// What SafeApp reports besides its answers. All optional.
+struct AppObservers {
+  Metrics* metrics = nullptr;  // counts every answer and its time
+  bool access_log = false;     // one log line per request (method, route, status, bytes, time)
+  bool log_addresses = false;  // the client's address in that line (off: never logged)
 };
 
 // The one map from a service Status to an HTTP status code.
@@ -50,12 +58,13 @@ class SafeApp final : public HttpApp {
   // `service`, `pool` and `throttle` (if given) must outlive the app. auth.check empty: no
   // authentication. throttle nullptr: no per-client budgets.
   SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth,
-          ClientThrottle* throttle = nullptr);
+          ClientThrottle* throttle = nullptr, AppObservers observers = {});
 
   HeadDecision OnHeaders(const HttpRequest& head) override;
   void OnRequest(HttpRequest request, Responder respond) override;
 
  private:
+  HeadDecision Decide(const HttpRequest& head);
   HttpResponse Handle(const HttpRequest& request);
   HttpResponse GetConfig(const HttpRequest& request) const;
   HttpResponse GetBackup(const BackupId& id, bool head);
@@ -63,11 +72,15 @@ class SafeApp final : public HttpApp {
   HttpResponse DeleteBackup(const BackupId& id);
   HttpResponse Unauthorized() const;
   ClientThrottle::ClientKey ClientOf(const HttpRequest& request) const;
+  // Counts and logs an answer; `started` is when the request was whole (or its headers in).
+  void Observe(const HttpRequest& request, const HttpResponse& response,
+               std::chrono::steady_clock::time_point started) const;
 
   BackupService& service_;
   WorkPool& pool_;
   const AuthHooks auth_;
   ClientThrottle* const throttle_;
+  const AppObservers observers_;
   const std::string config_body_;
 };
 

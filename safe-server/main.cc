@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -14,15 +15,19 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "safe-server/auth.h"
+#include "safe-server/admin_app.h"
 #include "safe-server/backup_service.h"
 #include "safe-server/config.h"
 #include "safe-server/handlers.h"
 #include "safe-server/http_server.h"
 #include "safe-server/log.h"
+#include "safe-server/metrics.h"
+#include "safe-server/request_auth.h"
+#include "safe-server/server_key.h"
 #include "safe-server/throttle.h"
 #include "safe-server/work_pool.h"
 #include "storage/rocksdb_store.h"
+#include "storage/sealed_store.h"
 
 namespace safe::server {
 namespace {
@@ -32,7 +37,8 @@ constexpr int kStorageThreads = 16;
 // How long requests under way may take to finish after SIGTERM.
 constexpr std::chrono::seconds kShutdownGrace{10};
 
-// Runs the retention sweep at start and then every `interval`, until stopped.
+// Runs the retention sweep at start and then every `interval`, until stopped; also counts the
+// backups expiring soon, for the metrics.
 class Sweeper {
  public:
   Sweeper(BackupService& service, std::chrono::seconds interval)
@@ -46,6 +52,13 @@ class Sweeper {
     thread_.join();
   }
 
+  // Fills in the figures of the last sweep.
+  void Figures(StoreFigures* f) const {
+    f->expiring_within_7_days = expiring_7_.load();
+    f->expiring_within_30_days = expiring_30_.load();
+    f->expired_deleted_total = deleted_total_.load();
+  }
+
  private:
   void Run() {
     std::unique_lock<std::mutex> lock(mu_);
@@ -54,8 +67,16 @@ class Sweeper {
       Result<uint64_t> deleted = service_.ExpireOld();
       if (!deleted.ok()) {
         LogError("retention sweep failed: " + deleted.status().ToString());
-      } else if (*deleted > 0) {
-        LogInfo("retention sweep deleted " + std::to_string(*deleted) + " expired backups");
+      } else {
+        deleted_total_ += *deleted;
+        if (*deleted > 0) {
+          LogInfo("retention sweep deleted " + std::to_string(*deleted) + " expired backups");
+        }
+      }
+      Result<BackupService::ExpiryCounts> counts = service_.CountExpiring();
+      if (counts.ok()) {
+        expiring_7_ = counts->within_7_days;
+        expiring_30_ = counts->within_30_days;
       }
       lock.lock();
       cv_.wait_for(lock, interval_, [this] { return stop_; });
@@ -64,11 +85,17 @@ class Sweeper {
 
   BackupService& service_;
   const std::chrono::seconds interval_;
+  std::atomic<uint64_t> expiring_7_{0}, expiring_30_{0}, deleted_total_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
+
+std::string ShowHostPort(std::string host, uint16_t port) {
+  if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
+  return host + ":" + std::to_string(port);
+}
 
 int Run(const ServerConfig& config) {
   // Block the signals we wait for in every thread started from here on; ignore SIGPIPE (a peer
@@ -77,37 +104,47 @@ int Run(const ServerConfig& config) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  std::unique_ptr<BasicAuthenticator> authenticator;
-  AuthHooks auth;
-  if (!config.htpasswd.empty()) {
-    BasicAuthOptions auth_options;
-    auth_options.realm = config.auth_realm;
-    auto loaded = BasicAuthenticator::LoadHtpasswd(config.htpasswd, auth_options);
-    if (!loaded.ok()) {
-      std::cerr << "safe-server: htpasswd: " << loaded.status().message() << "\n";
-      return 2;
-    }
-    authenticator = std::move(loaded.value());
-    BasicAuthenticator* a = authenticator.get();
-    auth.check = [a](std::string_view header) { return a->Check(header); };
-    auth.challenge = a->ChallengeHeaderValue();
+  auto auth = RequestAuth::Load(AuthFiles{config.htpasswd, config.tokens, config.auth_realm});
+  if (!auth.ok()) {
+    std::cerr << "safe-server: " << (config.htpasswd.empty() ? "tokens" : "htpasswd") << ": "
+              << auth.status().message() << "\n";
+    return 2;
+  }
+
+  // The server key comes first: it refuses to be created over existing data.
+  ServerKeyOptions key_options;
+  key_options.key_file =
+      config.key_file.empty() ? DefaultKeyFilePath(config.data_dir) : config.key_file;
+  const char* credentials = getenv("CREDENTIALS_DIRECTORY");
+  key_options.credentials_directory = credentials != nullptr ? credentials : "";
+  key_options.data_dir = config.data_dir;
+  auto key = LoadOrCreateServerKey(key_options);
+  if (!key.ok()) {
+    std::cerr << "safe-server: key-file: " << key.status().message() << "\n";
+    return 1;
   }
 
   storage::RocksDbOptions store_options;
   store_options.path = config.data_dir;
-  auto store = storage::RocksDbStore::Open(store_options);
-  if (!store.ok()) {
-    std::cerr << "safe-server: data-dir: cannot open the database: " << store.status().ToString()
+  store_options.block_cache_bytes = config.block_cache_bytes;
+  store_options.write_buffer_bytes = config.write_buffer_bytes;
+  auto engine = storage::RocksDbStore::Open(store_options);
+  if (!engine.ok()) {
+    std::cerr << "safe-server: data-dir: cannot open the database: " << engine.status().ToString()
               << "\n";
     return 1;
   }
+  // Every backup is sealed at rest: keyed storage keys and AEAD, under the server key.
+  storage::SealedStore store(*key, **engine);
 
   SystemClock clock;
-  BackupService service(**store, clock,
+  BackupService service(store, clock,
                         BackupServiceOptions{config.max_backup_bytes, config.retention_days});
+
   ThrottleOptions throttle_options;
   throttle_options.guess_burst = config.guess_burst;
   throttle_options.guess_refill_per_day = config.guess_refill_per_day;
@@ -120,8 +157,27 @@ int Run(const ServerConfig& config) {
 
   int exit_code = 0;
   {
+    Sweeper sweeper(service, config.sweep_interval);
+    Metrics metrics;
+    metrics.SetStoreSource([&engine, &sweeper] {
+      StoreFigures f;
+      Result<storage::StoreStats> stats = (*engine)->Stats();
+      if (!stats.ok()) return f;
+      f.ok = true;
+      f.backups = stats->backups;
+      f.bytes = stats->bytes;
+      f.pending_compaction_bytes = stats->pending_compaction_bytes;
+      f.wal_bytes = stats->wal_bytes;
+      sweeper.Figures(&f);
+      return f;
+    });
+
     WorkPool pool(kStorageThreads);
-    SafeApp app(service, pool, std::move(auth), &throttle);
+    AppObservers observers;
+    observers.metrics = &metrics;
+    observers.access_log = config.access_log;
+    observers.log_addresses = config.log_addresses;
+    SafeApp app(service, pool, (*auth)->Hooks(), &throttle, observers);
 
     HttpServerOptions http;
     http.host = config.listen_host;
@@ -139,17 +195,38 @@ int Run(const ServerConfig& config) {
       std::cerr << "safe-server: listen: " << server.status().message() << "\n";
       return 1;
     }
-    Sweeper sweeper(service, config.sweep_interval);
 
-    // The one line tests and scripts wait for; the port is the real one when 0 was asked.
-    std::string host = config.listen_host;
-    if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
-    std::fprintf(stderr, "safe-server: listening on %s:%u\n", host.c_str(),
-                 static_cast<unsigned>((*server)->port()));
+    AdminApp admin_app(
+        metrics, [&engine, &service] { return (*engine)->Stats().ok() && service.writable(); });
+    HttpServerOptions admin;
+    admin.host = config.admin_listen_host;
+    admin.port = config.admin_listen_port;
+    admin.threads = 1;
+    admin.max_connections = 64;
+    auto admin_server = HttpServer::Start(admin, admin_app);
+    if (!admin_server.ok()) {
+      std::cerr << "safe-server: admin-listen: " << admin_server.status().message() << "\n";
+      return 1;
+    }
+
+    // The lines tests and scripts wait for; the ports are the real ones when 0 was asked.
+    std::fprintf(stderr, "safe-server: admin listening on %s\n",
+                 ShowHostPort(config.admin_listen_host, (*admin_server)->port()).c_str());
+    std::fprintf(stderr, "safe-server: listening on %s\n",
+                 ShowHostPort(config.listen_host, (*server)->port()).c_str());
     std::fflush(stderr);
 
     int sig = 0;
-    sigwait(&signals, &sig);
+    while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
+      // Reload credentials and the TLS certificate; connections stay open.
+      Status reloaded = (*auth)->Reload();
+      if (!reloaded.ok()) LogError("reload: auth files: " + reloaded.message());
+      if (!config.tls_cert.empty()) {
+        Status tls = (*server)->ReloadTls();
+        if (!tls.ok()) LogError("reload: " + tls.message());
+      }
+      LogInfo("reloaded on SIGHUP");
+    }
     LogInfo(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     size_t cut = (*server)->Shutdown(kShutdownGrace);
     if (cut > 0) {
@@ -157,9 +234,10 @@ int Run(const ServerConfig& config) {
       exit_code = 1;
     }
     server->reset();
+    (*admin_server)->Shutdown(std::chrono::milliseconds(0));
     // The pool finishes what was posted before it is destroyed here.
   }
-  Status closed = (*store)->Close();
+  Status closed = (*engine)->Close();
   if (!closed.ok()) {
     LogError("closing the database: " + closed.ToString());
     return 1;

@@ -20,6 +20,7 @@ const std::vector<std::string> kAllKeys = {
     "max-backup-bytes",
     "retention-days",
     "htpasswd",
+    "tokens",
     "auth-realm",
     "tls-cert",
     "tls-key",
@@ -37,6 +38,11 @@ const std::vector<std::string> kAllKeys = {
     "throttle-ipv4-prefix",
     "throttle-ipv6-prefix",
     "trusted-proxies",
+    "admin-listen",
+    "access-log",
+    "log-addresses",
+    "block-cache-bytes",
+    "write-buffer-bytes",
 };
 
 struct Outcome {
@@ -64,6 +70,7 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.max_backup_bytes, b.max_backup_bytes);
   EXPECT_EQ(a.retention_days, b.retention_days);
   EXPECT_EQ(a.htpasswd, b.htpasswd);
+  EXPECT_EQ(a.tokens, b.tokens);
   EXPECT_EQ(a.auth_realm, b.auth_realm);
   EXPECT_EQ(a.tls_cert, b.tls_cert);
   EXPECT_EQ(a.tls_key, b.tls_key);
@@ -81,6 +88,12 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.throttle_ipv4_prefix, b.throttle_ipv4_prefix);
   EXPECT_EQ(a.throttle_ipv6_prefix, b.throttle_ipv6_prefix);
   EXPECT_EQ(a.trusted_proxies, b.trusted_proxies);
+  EXPECT_EQ(a.admin_listen_host, b.admin_listen_host);
+  EXPECT_EQ(a.admin_listen_port, b.admin_listen_port);
+  EXPECT_EQ(a.access_log, b.access_log);
+  EXPECT_EQ(a.log_addresses, b.log_addresses);
+  EXPECT_EQ(a.block_cache_bytes, b.block_cache_bytes);
+  EXPECT_EQ(a.write_buffer_bytes, b.write_buffer_bytes);
 }
 
 // Asserts that outcome is a refusal: exit 2, nothing on out, and exactly one line on err that

@@ -265,6 +265,30 @@ TEST_F(HandlersTest, GuessBudgetStopsAGuesserWithoutTouchingStorage) {
   for (int i = 0; i < 20; ++i) ASSERT_EQ(Get().status, 200);
 }
 
+TEST_F(HandlersTest, OnlyValidCredentialsLearnWhyARequestIsRefused) {
+  Build(AuthHooks{[](std::string_view h) { return h == "Basic dTpw"; }, "Basic realm=\"t\""});
+  const std::string bad = "Authorization: Basic d3Jvbmc=\r\n";
+  const std::string good = "Authorization: Basic dTpw\r\n";
+  struct Case {
+    std::string request_line;
+    std::string extra;
+    int with_good;
+  } cases[] = {
+      {"GET /nope HTTP/1.1", "", 404},
+      {"GET /backups/xyz HTTP/1.1", "", 400},
+      {"POST /config HTTP/1.1", "", 405},
+      {"DELETE /config HTTP/1.1", "", 405},
+      {"PUT " + kP + " HTTP/1.1", "Content-Length: 5000\r\n", 413},
+      {"PUT " + kP + " HTTP/1.1", "Content-Length: 0\r\n", 400},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(Do(c.request_line + "\r\n" + bad + c.extra + "\r\n").status, 401) << c.request_line;
+    EXPECT_EQ(Do(c.request_line + "\r\n" + good + c.extra + "\r\n").status, c.with_good)
+        << c.request_line;
+  }
+  EXPECT_EQ(store_.calls, 0);
+}
+
 TEST_F(HandlersTest, FailedCredentialsCountAsGuesses) {
   ThrottleOptions o;
   o.guess_burst = 3;

@@ -60,6 +60,10 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> ext
     args.push_back("--listen");
     args.push_back("127.0.0.1:0");
   }
+  if (!Has(extra_args, "--admin-listen")) {
+    args.push_back("--admin-listen");
+    args.push_back("127.0.0.1:0");
+  }
   auto it = std::find(extra_args.begin(), extra_args.end(), "--data-dir");
   if (it != extra_args.end() && it + 1 != extra_args.end()) {
     p->data_dir_ = *(it + 1);
@@ -110,6 +114,13 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> ext
     if (eol != std::string::npos) {
       std::string hostport = seen.substr(at + marker.size(), eol - at - marker.size());
       p->port_ = static_cast<uint16_t>(std::stoi(hostport.substr(hostport.rfind(':') + 1)));
+      const std::string admin_marker = "safe-server: admin listening on ";
+      size_t admin_at = seen.find(admin_marker);
+      if (admin_at != std::string::npos) {
+        std::string admin = seen.substr(admin_at + admin_marker.size(),
+                                        seen.find('\n', admin_at) - admin_at - admin_marker.size());
+        p->admin_port_ = static_cast<uint16_t>(std::stoi(admin.substr(admin.rfind(':') + 1)));
+      }
       {
         std::lock_guard<std::mutex> lock(p->log_mu_);
         p->log_ = seen;

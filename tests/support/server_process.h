@@ -34,8 +34,9 @@ class TempDir {
 
 class ServerProcess {
  public:
-  // Starts the server with extra_args. Unless they contain --listen, listens on 127.0.0.1:0;
-  // unless they contain --data-dir, uses a fresh temporary directory (kept for restarts).
+  // Starts the server with extra_args. Unless they contain --listen (--admin-listen), listens
+  // (serves its admin API) on 127.0.0.1:0; unless they contain --data-dir, uses a fresh
+  // temporary directory (kept for restarts; the key file lands beside it, <dir>/data.key).
   // Returns nullptr (after printing why to stderr) when the server exits or does not report its
   // port within 30 seconds.
   static std::unique_ptr<ServerProcess> Start(std::vector<std::string> extra_args = {});
@@ -44,6 +45,8 @@ class ServerProcess {
   ~ServerProcess();  // SIGKILL if still running
 
   uint16_t port() const { return port_; }
+  // The admin listener's port (/metrics, /healthz, /readyz); 0 if it did not report one.
+  uint16_t admin_port() const { return admin_port_; }
   // "http://127.0.0.1:PORT/" (or https:// when --tls-cert was given).
   std::string BaseUrl() const;
   const std::string& data_dir() const { return data_dir_; }
@@ -66,6 +69,7 @@ class ServerProcess {
 
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
   bool tls_ = false;
   int stderr_fd_ = -1;
   std::string data_dir_;

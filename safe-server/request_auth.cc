@@ -1,0 +1,62 @@
+#include "safe-server/request_auth.h"
+
+#include <strings.h>
+
+namespace safe::server {
+
+Result<RequestAuth::Current> RequestAuth::Read(const AuthFiles& files) {
+  Current c;
+  if (!files.htpasswd.empty()) {
+    BasicAuthOptions options;
+    options.realm = files.realm;
+    auto basic = BasicAuthenticator::LoadHtpasswd(files.htpasswd, options);
+    if (!basic.ok()) return basic.status();
+    c.basic = std::move(basic.value());
+  }
+  if (!files.tokens.empty()) {
+    auto tokens = TokenAuthenticator::Load(files.tokens);
+    if (!tokens.ok()) return tokens.status();
+    c.tokens = std::move(tokens.value());
+  }
+  return c;
+}
+
+Result<std::unique_ptr<RequestAuth>> RequestAuth::Load(const AuthFiles& files) {
+  auto current = Read(files);
+  if (!current.ok()) return current.status();
+  std::unique_ptr<RequestAuth> auth(new RequestAuth(files));
+  auth->current_ = std::move(current.value());
+  return auth;
+}
+
+Status RequestAuth::Reload() {
+  auto current = Read(files_);
+  if (!current.ok()) return current.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  current_ = std::move(current.value());
+  return Status::OK();
+}
+
+bool RequestAuth::Check(std::string_view authorization) {
+  Current c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c = current_;
+  }
+  if (c.tokens && authorization.size() > 6 && strncasecmp(authorization.data(), "Token ", 6) == 0) {
+    return c.tokens->Check(authorization);
+  }
+  return c.basic && c.basic->Check(authorization);
+}
+
+AuthHooks RequestAuth::Hooks() {
+  AuthHooks hooks;
+  if (!enabled()) return hooks;
+  hooks.check = [this](std::string_view authorization) { return Check(authorization); };
+  // Basic is the scheme the apps answer a challenge with; a token-only server names its own.
+  hooks.challenge = !files_.htpasswd.empty() ? current_.basic->ChallengeHeaderValue()
+                                             : "Token realm=\"" + files_.realm + "\"";
+  return hooks;
+}
+
+}  // namespace safe::server

@@ -1,0 +1,51 @@
+// RequestAuth: the server's authentication as the handlers see it (AuthHooks), built from the
+// htpasswd file (Basic) and the tokens file (Token), either or both, and reloadable: Reload()
+// reads the files again and swaps the new authenticators in for the next request (SIGHUP). On a
+// failed reload the old ones stay.
+//
+// Thread-safety: Hooks().check and Reload may run concurrently.
+
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/status.h"
+#include "safe-server/auth.h"
+#include "safe-server/handlers.h"
+#include "safe-server/token_auth.h"
+
+namespace safe::server {
+
+struct AuthFiles {
+  std::string htpasswd;  // empty: no Basic auth
+  std::string tokens;    // empty: no Token auth
+  std::string realm = "Safe Server";
+};
+
+class RequestAuth {
+ public:
+  // Loads the files. Errors name the file (and line), never a secret.
+  static Result<std::unique_ptr<RequestAuth>> Load(const AuthFiles& files);
+
+  bool enabled() const { return !files_.htpasswd.empty() || !files_.tokens.empty(); }
+  // The hooks for SafeApp (empty check when auth is off). They refer to this object.
+  AuthHooks Hooks();
+  Status Reload();
+
+ private:
+  struct Current {
+    std::shared_ptr<BasicAuthenticator> basic;
+    std::shared_ptr<TokenAuthenticator> tokens;
+  };
+  explicit RequestAuth(AuthFiles files) : files_(std::move(files)) {}
+  static Result<Current> Read(const AuthFiles& files);
+  bool Check(std::string_view authorization);
+
+  const AuthFiles files_;
+  std::mutex mu_;
+  Current current_;  // GUARDED_BY(mu_); copied out per check
+};
+
+}  // namespace safe::server
