@@ -1,8 +1,12 @@
 #include "storage/rocksdb_store.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cerrno>
+#include <cstdarg>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
@@ -14,11 +18,13 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/convenience.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
 #include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 namespace safe::storage {
@@ -118,6 +124,70 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + CodeName(s.code()));
 }
 
+// Discards RocksDB's informational log (read-only opens must not write a LOG file).
+class NullLogger final : public rocksdb::Logger {
+ public:
+  using rocksdb::Logger::Logv;
+  void Logv(const char* /*format*/, va_list /*ap*/) override {}
+};
+
+// The options of the database, the same for every way of opening it.
+struct DbConfig {
+  rocksdb::DBOptions db_options;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;  // default, metadata, blobs
+};
+
+DbConfig MakeDbConfig(const RocksDbOptions& options) {
+  DbConfig config;
+  config.db_options.create_if_missing = true;
+  config.db_options.create_missing_column_families = true;
+  config.db_options.max_background_jobs = 2;
+  // Group commit: concurrent sync writers share one WAL write and one fsync; pipelining lets
+  // the next group's WAL write overlap the previous group's memtable insert.
+  config.db_options.enable_pipelined_write = true;
+  config.db_options.max_write_batch_group_size_bytes = options.max_write_batch_group_size_bytes;
+  // The metadata family fills its memtable far more slowly than the blobs family; without a cap
+  // its unflushed entries would keep gigabytes of WAL alive.
+  config.db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
+  config.db_options.keep_log_file_num = 4;
+  config.db_options.max_log_file_size = 4 << 20;
+
+  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+
+  rocksdb::BlockBasedTableOptions metadata_table;
+  metadata_table.block_cache = cache;
+  // Stat and Put of a new key look up keys that are absent: a bloom filter answers from memory.
+  metadata_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions metadata_options;
+  metadata_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(metadata_table));
+  metadata_options.write_buffer_size = options.write_buffer_bytes;
+  metadata_options.level_compaction_dynamic_level_bytes = true;
+
+  rocksdb::BlockBasedTableOptions blobs_table;
+  blobs_table.block_cache = cache;
+  rocksdb::ColumnFamilyOptions blobs_options;
+  blobs_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(blobs_table));
+  blobs_options.write_buffer_size = options.write_buffer_bytes;
+  blobs_options.level_compaction_dynamic_level_bytes = true;
+  // Blobs are encrypted by the apps: compressing them only costs CPU.
+  blobs_options.compression = rocksdb::kNoCompression;
+  blobs_options.enable_blob_files = options.enable_blob_files;
+  blobs_options.min_blob_size = options.min_blob_size;
+  blobs_options.blob_file_size = kBlobFileBytes;
+  blobs_options.blob_compression_type = rocksdb::kNoCompression;
+  // Every re-upload leaves the old blob behind as garbage: collect it during compaction, and
+  // force compactions of old blob files once half of them is garbage.
+  blobs_options.enable_blob_garbage_collection = true;
+  blobs_options.blob_garbage_collection_force_threshold = 0.5;
+
+  config.families = {
+      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
+      {kMetadataFamily, metadata_options},
+      {kBlobsFamily, blobs_options},
+  };
+  return config;
+}
+
 }  // namespace
 
 struct RocksDbStore::Impl {
@@ -133,6 +203,10 @@ struct RocksDbStore::Impl {
   std::atomic<uint64_t> bytes{0};
   // Set when a write failed for lack of space: the next write calls DB::Resume() first.
   std::atomic<bool> resume_needed{false};
+  // Set by OpenReadOnly before the store is shared; never changed after.
+  bool read_only = false;
+  bool metadata_only = false;  // a secondary instance: no blob reads (see ReadOnlyMode)
+  std::string secondary_dir;   // the secondary instance's log directory; removed by Close()
 
   std::mutex& StripeFor(const BackupId& key) {
     return stripes[std::hash<std::string_view>{}(key.AsStringView()) % kStripes];
@@ -213,58 +287,11 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& o
                            ec.message());
   }
 
-  rocksdb::DBOptions db_options;
-  db_options.create_if_missing = true;
-  db_options.create_missing_column_families = true;
-  db_options.max_background_jobs = 2;
-  // Group commit: concurrent sync writers share one WAL write and one fsync; pipelining lets
-  // the next group's WAL write overlap the previous group's memtable insert.
-  db_options.enable_pipelined_write = true;
-  db_options.max_write_batch_group_size_bytes = options.max_write_batch_group_size_bytes;
-  // The metadata family fills its memtable far more slowly than the blobs family; without a cap
-  // its unflushed entries would keep gigabytes of WAL alive.
-  db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
-  db_options.keep_log_file_num = 4;
-  db_options.max_log_file_size = 4 << 20;
-
-  std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-
-  rocksdb::BlockBasedTableOptions metadata_table;
-  metadata_table.block_cache = cache;
-  // Stat and Put of a new key look up keys that are absent: a bloom filter answers from memory.
-  metadata_table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
-  rocksdb::ColumnFamilyOptions metadata_options;
-  metadata_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(metadata_table));
-  metadata_options.write_buffer_size = options.write_buffer_bytes;
-  metadata_options.level_compaction_dynamic_level_bytes = true;
-
-  rocksdb::BlockBasedTableOptions blobs_table;
-  blobs_table.block_cache = cache;
-  rocksdb::ColumnFamilyOptions blobs_options;
-  blobs_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(blobs_table));
-  blobs_options.write_buffer_size = options.write_buffer_bytes;
-  blobs_options.level_compaction_dynamic_level_bytes = true;
-  // Blobs are encrypted by the apps: compressing them only costs CPU.
-  blobs_options.compression = rocksdb::kNoCompression;
-  blobs_options.enable_blob_files = options.enable_blob_files;
-  blobs_options.min_blob_size = options.min_blob_size;
-  blobs_options.blob_file_size = kBlobFileBytes;
-  blobs_options.blob_compression_type = rocksdb::kNoCompression;
-  // Every re-upload leaves the old blob behind as garbage: collect it during compaction, and
-  // force compactions of old blob files once half of them is garbage.
-  blobs_options.enable_blob_garbage_collection = true;
-  blobs_options.blob_garbage_collection_force_threshold = 0.5;
-
-  std::vector<rocksdb::ColumnFamilyDescriptor> families = {
-      {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
-      {kMetadataFamily, metadata_options},
-      {kBlobsFamily, blobs_options},
-  };
-
+  DbConfig config = MakeDbConfig(options);
   auto impl = std::make_unique<Impl>();
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s =
-      rocksdb::DB::Open(db_options, options.path, families, &impl->handles, &raw_db);
+      rocksdb::DB::Open(config.db_options, options.path, config.families, &impl->handles, &raw_db);
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return Status::IOError(
@@ -275,6 +302,54 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& o
     return FromRocks(s, "cannot open the store at " + options.path);
   }
   impl->db.reset(raw_db);
+  return FinishOpen(std::move(impl));
+}
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::OpenReadOnly(const RocksDbOptions& options,
+                                                                 ReadOnlyMode mode) {
+  if (options.path.empty()) return Status::InvalidArgument("the store path is empty");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  // CURRENT names the live MANIFEST: every RocksDB database has one.
+  if (!fs::is_regular_file(fs::path(options.path) / "CURRENT", ec)) {
+    return Status::NotFound("no database at " + options.path);
+  }
+
+  DbConfig config = MakeDbConfig(options);
+  config.db_options.create_if_missing = false;
+  config.db_options.create_missing_column_families = false;
+  // Without a logger of its own RocksDB would write (and rotate) a LOG file in options.path.
+  config.db_options.info_log = std::make_shared<NullLogger>();
+  auto impl = std::make_unique<Impl>();
+  impl->read_only = true;
+  impl->metadata_only = mode == ReadOnlyMode::kMetadataOnly;
+  rocksdb::DB* raw_db = nullptr;
+  rocksdb::Status s;
+  if (mode == ReadOnlyMode::kWholeDatabase) {
+    s = rocksdb::DB::OpenForReadOnly(config.db_options, options.path, config.families,
+                                     &impl->handles, &raw_db);
+  } else {
+    // A secondary instance needs a directory of its own (for its log, were it to keep one).
+    const char* tmp = std::getenv("TMPDIR");
+    std::string secondary_dir =
+        std::string(tmp != nullptr && tmp[0] != '\0' ? tmp : "/tmp") + "/safe-store-reader-XXXXXX";
+    if (mkdtemp(secondary_dir.data()) == nullptr) {
+      return Status::IOError("cannot create a temporary directory for the read-only store: " +
+                             std::string(std::strerror(errno)));
+    }
+    impl->secondary_dir = secondary_dir;
+    // A secondary keeps every SST file open, so that files the writer deletes stay readable.
+    config.db_options.max_open_files = -1;
+    s = rocksdb::DB::OpenAsSecondary(config.db_options, options.path, secondary_dir,
+                                     config.families, &impl->handles, &raw_db);
+    if (!s.ok()) fs::remove_all(secondary_dir, ec);
+  }
+  if (!s.ok()) return FromRocks(s, "cannot open the store at " + options.path + " for reading");
+  impl->db.reset(raw_db);
+  return FinishOpen(std::move(impl));
+}
+
+Result<std::unique_ptr<RocksDbStore>> RocksDbStore::FinishOpen(std::unique_ptr<Impl> impl) {
   impl->metadata = impl->handles[1];
   impl->blobs = impl->handles[2];
   auto store = std::unique_ptr<RocksDbStore>(new RocksDbStore(std::move(impl)));
@@ -307,16 +382,25 @@ Status RocksDbStore::Close() {
   Status closed = FromRocks(impl_->db->Close(), "closing the store");
   if (status.ok()) status = closed;
   impl_->db.reset();
+  if (!impl_->secondary_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(impl_->secondary_dir, ec);  // only a log: a leftover is harmless
+    impl_->secondary_dir.clear();
+  }
   return status;
 }
 
 namespace {
 Status Closed() { return Status::Unavailable("the store is closed"); }
+Status ReadOnly() { return Status::Unavailable("the store is open for reading only"); }
 }  // namespace
 
 Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return Closed();
+  if (impl_->metadata_only) {
+    return Status::Unavailable("the store is open for its metadata only: blobs cannot be read");
+  }
   // One snapshot for both families: the metadata and the blob of the same Put.
   rocksdb::ManagedSnapshot snapshot(impl_->db.get());
   rocksdb::ReadOptions read_options;
@@ -343,6 +427,7 @@ Result<BackupInfo> RocksDbStore::Stat(const BackupId& key) {
 Result<PutOutcome> RocksDbStore::Put(const BackupId& key, std::string_view blob, Day upload_day) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return Closed();
+  if (impl_->read_only) return ReadOnly();
   impl_->MaybeResume();
 
   const BackupInfo info{blob.size(), upload_day};
@@ -370,6 +455,7 @@ Result<PutOutcome> RocksDbStore::Put(const BackupId& key, std::string_view blob,
 Status RocksDbStore::Delete(const BackupId& key) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return Closed();
+  if (impl_->read_only) return ReadOnly();
   impl_->MaybeResume();
   std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
   Result<BackupInfo> old = impl_->ReadInfo(rocksdb::ReadOptions(), key);
@@ -406,6 +492,7 @@ Status RocksDbStore::Scan(const std::function<void(const BackupId&, const Backup
 }
 
 Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
+  if (impl_->read_only) return ReadOnly();  // set before the store exists: no lock needed
   uint64_t deleted = 0;
   std::string resume_after;
   bool first = true;
@@ -472,6 +559,39 @@ Result<StoreStats> RocksDbStore::Stats() {
     if (file->Type() == rocksdb::kAliveLogFile) stats.wal_bytes += file->SizeFileBytes();
   }
   return stats;
+}
+
+Status RocksDbStore::Checkpoint(const std::string& out_dir) {
+  if (out_dir.empty()) return Status::InvalidArgument("the checkpoint directory is empty");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  // RocksDB wants an absolute path; it makes out_dir + ".tmp" and renames it at the end.
+  const fs::path out = fs::absolute(out_dir, ec);
+  if (ec) return Status::IOError("cannot resolve the checkpoint directory " + out_dir);
+  if (fs::exists(fs::symlink_status(out, ec))) {
+    return Status::InvalidArgument("the checkpoint directory already exists: " + out.string());
+  }
+  if (out.has_parent_path()) {
+    fs::create_directories(out.parent_path(), ec);
+    if (ec) {
+      return Status::IOError("cannot create the parent of the checkpoint directory " +
+                             out.string() + ": " + ec.message());
+    }
+  }
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return Closed();
+  if (impl_->read_only) {
+    return Status::InvalidArgument(
+        "a checkpoint needs the process that has the database open for writing");
+  }
+  rocksdb::Checkpoint* raw_checkpoint = nullptr;
+  Status made = FromRocks(rocksdb::Checkpoint::Create(impl_->db.get(), &raw_checkpoint),
+                          "making a checkpoint");
+  if (!made.ok()) return made;
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw_checkpoint);
+  // log_size_for_flush = 0: flush the memtables first, so that the copy needs no WAL replay.
+  return FromRocks(checkpoint->CreateCheckpoint(out.string(), /*log_size_for_flush=*/0),
+                   "writing a checkpoint to " + out.string());
 }
 
 Result<uint64_t> RocksDbStore::IntProperty(const std::string& name) {

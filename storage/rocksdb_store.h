@@ -29,7 +29,16 @@
 // once space has been freed, without a restart. Calls after Close() return Unavailable.
 //
 // Ownership: the store owns the RocksDB instance and its directory lock; a second store (in
-// this or another process) cannot open the same directory while this one is open.
+// this or another process) cannot open the same directory while this one is open. A store made
+// by OpenReadOnly takes no lock (see there).
+//
+// Checkpoints. Checkpoint() makes a consistent copy of the whole database (RocksDB's
+// Checkpoint: SST and blob files hard-linked when on the same file system, the rest copied)
+// while writes go on. Only the process that has the database open for writing can make one:
+// from another process (a read-only or secondary instance) RocksDB's checkpoint races with the
+// writer's flushes, compactions and WAL deletions, and tried here it either failed or silently
+// lost records. A running server therefore makes its own checkpoints; an admin tool opens the
+// database itself only while the server is stopped.
 // Thread-safety: every method may be called concurrently from any thread, Close() included.
 
 #pragma once
@@ -77,11 +86,34 @@ class RocksDbStore final : public BackupStore {
   // says so), or when RocksDB cannot open it; Corruption when its data fails a check.
   [[nodiscard]] static Result<std::unique_ptr<RocksDbStore>> Open(const RocksDbOptions& options);
 
+  // How OpenReadOnly reads the database.
+  enum class ReadOnlyMode {
+    // RocksDB's read-only mode: everything can be read, Get included. It does not follow a
+    // writer: REQUIRES that no process writes the database while this store is open (a
+    // checkpoint, or a data directory whose server is stopped); otherwise reads may fail.
+    kWholeDatabase,
+    // A RocksDB secondary instance, RocksDB's supported way for a second process to read a
+    // database another process is writing; it sees what was written up to the moment it opened.
+    // Metadata only: Stat, Scan and Stats work, Get returns Unavailable, because RocksDB's
+    // secondary instances do not support blob files (RocksDB 7.8 crashes reading a blob value
+    // through one: facebook/rocksdb issues 13248 and 13296). Its own RocksDB log goes to a
+    // temporary directory under $TMPDIR (or /tmp), removed by Close().
+    kMetadataOnly,
+  };
+
+  // Opens the database at options.path for reading only. It takes no directory lock and writes
+  // nothing to options.path (no RocksDB LOG file either). Put, Delete and DeleteUploadedBefore
+  // return Unavailable; Checkpoint returns InvalidArgument. Errors: NotFound when options.path
+  // holds no database; IOError or Corruption as Open.
+  [[nodiscard]] static Result<std::unique_ptr<RocksDbStore>> OpenReadOnly(
+      const RocksDbOptions& options, ReadOnlyMode mode);
+
   // Closes the database (see Close()).
   ~RocksDbStore() override;
   RocksDbStore(const RocksDbStore&) = delete;
   RocksDbStore& operator=(const RocksDbStore&) = delete;
 
+  // Unavailable for a store opened with ReadOnlyMode::kMetadataOnly.
   Result<BackupRecord> Get(const BackupId& key) override;
   Result<BackupInfo> Stat(const BackupId& key) override;
   Result<PutOutcome> Put(const BackupId& key, std::string_view blob, Day upload_day) override;
@@ -97,6 +129,16 @@ class RocksDbStore final : public BackupStore {
   // Exact record count and bytes plus RocksDB's estimates. Unavailable after Close().
   Result<StoreStats> Stats();
 
+  // Writes a consistent copy of the database (both column families, as of one moment) to
+  // out_dir, which must not exist; its parent directories are created if missing. Writes may go
+  // on meanwhile. The copy is itself a database directory that Open and OpenReadOnly accept, and
+  // it holds nothing but RocksDB's files. SST and blob files are hard links when out_dir is on
+  // the database's file system (cheap, but they pin disk space until the copy is deleted),
+  // copies otherwise. Errors: InvalidArgument when out_dir is empty or exists, or the store was
+  // opened with OpenReadOnly; IOError (NoSpace when the disk is full) when RocksDB fails, after
+  // which nothing is left at out_dir; Unavailable after Close().
+  Status Checkpoint(const std::string& out_dir);
+
   // A RocksDB integer property (e.g. "rocksdb.total-blob-file-size"), summed over both column
   // families. InvalidArgument for a name RocksDB does not know as an integer property.
   Result<uint64_t> IntProperty(const std::string& name);
@@ -104,6 +146,8 @@ class RocksDbStore final : public BackupStore {
  private:
   struct Impl;
   explicit RocksDbStore(std::unique_ptr<Impl> impl);
+  // Counts the records of a freshly opened impl (so that Stats() is exact) and wraps it.
+  static Result<std::unique_ptr<RocksDbStore>> FinishOpen(std::unique_ptr<Impl> impl);
 
   std::unique_ptr<Impl> impl_;
 };

@@ -1,0 +1,101 @@
+# Packaging (issue 6, "Install"): `cpack` in the build directory makes a Debian package,
+# safe-server_<version>-<release>_<arch>.deb, holding
+#   /usr/bin/safe-server, /usr/bin/safe-client, /usr/bin/safe-admin   (stripped)
+#   /lib/systemd/system/safe-server.service                            (systemd/)
+#   /etc/safe-server/safe-server.conf                                  (conffile; conf/)
+#   /usr/share/man/man{1,5,8}/...gz                                    (docs/man/, gzip -9n)
+#   /usr/share/doc/safe-server/{copyright,changelog.Debian.gz,*.md}
+# with Depends computed by dpkg-shlibdeps and maintainer scripts that enable and (re)start the
+# unit as debhelper's would (cmake/debian/). tests/packaging builds it, unpacks it into a scratch
+# root and runs the binaries from there; docs/operations.md lists the lintian tags left and why.
+#
+# Release builds for Debian should take the distribution's hardening flags, e.g.
+#   CXXFLAGS="$(dpkg-buildflags --get CXXFLAGS) $(dpkg-buildflags --get CPPFLAGS)" \
+#   LDFLAGS="$(dpkg-buildflags --get LDFLAGS)" cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+set(SAFE_PACKAGE_CONTACT "Safe Server maintainers <safe-server@example.org>"
+    CACHE STRING "Maintainer of the Debian package (Name <address>)")
+set(SAFE_PACKAGE_RELEASE "1" CACHE STRING "Debian revision of the package")
+set(SAFE_DEB_VERSION "${PROJECT_VERSION}-${SAFE_PACKAGE_RELEASE}")
+
+set(safe_package_dir "${CMAKE_BINARY_DIR}/package")
+find_program(SAFE_GZIP gzip REQUIRED)
+
+# Man pages: the version filled in, then compressed reproducibly (-n: no name or time stamp).
+set(safe_man_pages safe-server.8 safe-server.conf.5 safe-admin.8 safe-client.1)
+set(safe_man_outputs "")
+foreach(page IN LISTS safe_man_pages)
+  configure_file("${PROJECT_SOURCE_DIR}/docs/man/${page}" "${safe_package_dir}/man/${page}" @ONLY)
+  add_custom_command(
+    OUTPUT "${safe_package_dir}/man/${page}.gz"
+    COMMAND "${SAFE_GZIP}" -9n -f -k "${safe_package_dir}/man/${page}"
+    DEPENDS "${safe_package_dir}/man/${page}"
+    COMMENT "Compressing the man page ${page}")
+  list(APPEND safe_man_outputs "${safe_package_dir}/man/${page}.gz")
+  string(REGEX MATCH "[0-9]$" section "${page}")
+  install(FILES "${safe_package_dir}/man/${page}.gz" DESTINATION "share/man/man${section}")
+endforeach()
+
+configure_file("${PROJECT_SOURCE_DIR}/cmake/debian/changelog.in"
+               "${safe_package_dir}/changelog.Debian" @ONLY)
+add_custom_command(
+  OUTPUT "${safe_package_dir}/changelog.Debian.gz"
+  COMMAND "${SAFE_GZIP}" -9n -f -k "${safe_package_dir}/changelog.Debian"
+  DEPENDS "${safe_package_dir}/changelog.Debian"
+  COMMENT "Compressing changelog.Debian")
+add_custom_target(safe_package_files ALL
+                  DEPENDS ${safe_man_outputs} "${safe_package_dir}/changelog.Debian.gz")
+
+# Absolute destinations: Debian's places, whatever the prefix (/usr in the package).
+install(FILES "${PROJECT_SOURCE_DIR}/systemd/safe-server.service"
+        DESTINATION /lib/systemd/system)
+install(FILES "${PROJECT_SOURCE_DIR}/conf/safe-server.conf" DESTINATION /etc/safe-server)
+install(FILES "${PROJECT_SOURCE_DIR}/cmake/debian/copyright"
+              "${safe_package_dir}/changelog.Debian.gz"
+              "${PROJECT_SOURCE_DIR}/docs/operations.md"
+              "${PROJECT_SOURCE_DIR}/docs/threema.md"
+              "${PROJECT_SOURCE_DIR}/docs/hosting.md"
+        DESTINATION share/doc/safe-server)
+
+# `cpack` and `make install` install what is built and build nothing themselves (else cpack
+# would first build every target, tests included): build first, e.g.
+#   cmake --build build --target safe-server safe-client safe-admin safe_package_files
+# (tests/packaging does exactly that before it runs cpack).
+set(CMAKE_SKIP_INSTALL_ALL_DEPENDENCY ON)
+
+set(CPACK_GENERATOR "DEB")
+set(CPACK_PACKAGE_NAME "safe-server")
+set(CPACK_PACKAGE_VERSION "${PROJECT_VERSION}")
+set(CPACK_PACKAGE_CONTACT "${SAFE_PACKAGE_CONTACT}")
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "self-hosted Threema Safe backup server")
+set(CPACK_PACKAGING_INSTALL_PREFIX "/usr")
+set(CPACK_STRIP_FILES ON)
+# Only what install() above and the three binaries' install(TARGETS) name.
+set(CPACK_INSTALL_CMAKE_PROJECTS "${CMAKE_BINARY_DIR};${PROJECT_NAME};ALL;/")
+
+set(CPACK_DEBIAN_FILE_NAME "DEB-DEFAULT")
+set(CPACK_DEBIAN_PACKAGE_RELEASE "${SAFE_PACKAGE_RELEASE}")
+set(CPACK_DEBIAN_PACKAGE_SECTION "net")
+set(CPACK_DEBIAN_PACKAGE_PRIORITY "optional")
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
+    "${PROJECT_SOURCE_DIR}/cmake/debian/conffiles"
+    "${PROJECT_SOURCE_DIR}/cmake/debian/postinst"
+    "${PROJECT_SOURCE_DIR}/cmake/debian/prerm"
+    "${PROJECT_SOURCE_DIR}/cmake/debian/postrm")
+# The extended description; CPack puts CPACK_PACKAGE_DESCRIPTION_SUMMARY before it as the
+# synopsis and formats the lines (an empty line separates paragraphs).
+set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Safe Server stores the encrypted Threema Safe backups that the Threema apps
+(Android, iOS and Desktop) upload, so that a person, a company or a hosting
+provider can keep them on their own machines. It speaks the Threema Safe
+HTTP API, never sees a password or a backup's contents, seals what it stores
+under a server key, deletes backups that are no longer refreshed, and offers
+HTTP Basic and token authentication, TLS, throttling of password guessing
+and Prometheus metrics.
+
+The package also holds safe-client, which backs up and restores a Threema
+identity from the command line, and safe-admin, the operator's tool for
+statistics, checkpoints, restores, verification and password hashes.")
+
+include(CPack)
