@@ -3,13 +3,18 @@
 //   GET /metrics  Prometheus text format (Metrics::Render)
 //   GET /healthz  200 "ok" while the process serves
 //   GET /readyz   200 when storage is open and writable, else 503
-// Everything else: 404; other methods: 405.
+//   POST /admin/checkpoint  a consistent hot copy of the database (201, body: its path)
+// Everything else: 404; other methods: 405. The listener has no authentication: keep it on
+// loopback or a private network (--admin-listen).
 //
 // Thread-safety: as HttpApp requires.
 
 #pragma once
 
 #include <functional>
+#include <string>
+
+#include "common/status.h"
 
 #include "safe-server/http_message.h"
 #include "safe-server/metrics.h"
@@ -19,8 +24,10 @@ namespace safe::server {
 class AdminApp final : public HttpApp {
  public:
   // `metrics` must outlive the app. `ready` says whether storage is open and writable.
-  AdminApp(const Metrics& metrics, std::function<bool()> ready)
-      : metrics_(metrics), ready_(std::move(ready)) {}
+  // `checkpoint` makes a checkpoint and returns its directory (empty function: 404).
+  AdminApp(const Metrics& metrics, std::function<bool()> ready,
+           std::function<Result<std::string>()> checkpoint = nullptr)
+      : metrics_(metrics), ready_(std::move(ready)), checkpoint_(std::move(checkpoint)) {}
 
   HeadDecision OnHeaders(const HttpRequest& head) override;
   void OnRequest(HttpRequest request, Responder respond) override;
@@ -28,6 +35,7 @@ class AdminApp final : public HttpApp {
  private:
   const Metrics& metrics_;
   const std::function<bool()> ready_;
+  const std::function<Result<std::string>()> checkpoint_;
 };
 
 }  // namespace safe::server

@@ -223,6 +223,7 @@ struct RawValues {
   std::string throttle_ipv6_prefix;
   std::string trusted_proxies;
   std::string admin_listen;
+  std::string checkpoint_dir;
   std::string access_log;
   std::string log_addresses;
   std::string block_cache_bytes;
@@ -258,6 +259,7 @@ RawValues DefaultsAsText() {
   raw.throttle_ipv6_prefix = std::to_string(d.throttle_ipv6_prefix);
   raw.trusted_proxies = d.trusted_proxies;
   raw.admin_listen = d.admin_listen_host + ":" + std::to_string(d.admin_listen_port);
+  raw.checkpoint_dir = d.checkpoint_dir;
   raw.access_log = d.access_log ? "true" : "false";
   raw.log_addresses = d.log_addresses ? "true" : "false";
   raw.block_cache_bytes = std::to_string(d.block_cache_bytes);
@@ -359,6 +361,7 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
     e->key = "admin-listen";
     return e;
   }
+  config->checkpoint_dir = raw.checkpoint_dir;
   if (auto e = ParseBool("access-log", raw.access_log, &config->access_log)) return e;
   if (auto e = ParseBool("log-addresses", raw.log_addresses, &config->log_addresses)) return e;
   if (auto e = ParseRange("block-cache-bytes", raw.block_cache_bytes, 1 << 20, 1ull << 40, &n)) {
@@ -507,6 +510,8 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
       "Comma-separated reverse proxy addresses or ranges whose X-Forwarded-For is used");
   add("admin-listen", &raw.admin_listen, "HOST:PORT",
       "Admin listener for /metrics, /healthz and /readyz (keep it on loopback)");
+  add("checkpoint-dir", &raw.checkpoint_dir, "DIR",
+      "Where POST /admin/checkpoint puts its copies; empty = <data-dir>.checkpoints");
   add("access-log", &raw.access_log, "BOOL",
       "Log one line per request (never a backup id): true or false");
   add("log-addresses", &raw.log_addresses, "BOOL",

@@ -65,6 +65,9 @@ struct ServerConfig {
   // The admin listener (/metrics, /healthz, /readyz). Loopback by default; port 0 picks one.
   std::string admin_listen_host = "127.0.0.1";
   uint16_t admin_listen_port = 9180;
+  // Where POST /admin/checkpoint writes its copies. Empty: "<data-dir>.checkpoints". On the data
+  // directory's file system the copy hard-links its files and is cheap.
+  std::string checkpoint_dir;
   // One log line per request (never with a backup id), and the client's address in it.
   bool access_log = false;
   bool log_addresses = false;

@@ -39,6 +39,7 @@ const std::vector<std::string> kAllKeys = {
     "throttle-ipv6-prefix",
     "trusted-proxies",
     "admin-listen",
+    "checkpoint-dir",
     "access-log",
     "log-addresses",
     "block-cache-bytes",
@@ -90,6 +91,7 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.trusted_proxies, b.trusted_proxies);
   EXPECT_EQ(a.admin_listen_host, b.admin_listen_host);
   EXPECT_EQ(a.admin_listen_port, b.admin_listen_port);
+  EXPECT_EQ(a.checkpoint_dir, b.checkpoint_dir);
   EXPECT_EQ(a.access_log, b.access_log);
   EXPECT_EQ(a.log_addresses, b.log_addresses);
   EXPECT_EQ(a.block_cache_bytes, b.block_cache_bytes);
