@@ -166,6 +166,13 @@ SealedStore::SealedStore(const ServerKey& key, std::unique_ptr<BackupStore> inne
 
 SealedStore::~SealedStore() = default;
 
+Status SealedStore::CheckRecord(const BackupId& storage_key, std::string_view record) const {
+  Result<std::string> opened = Open(storage_key, record);
+  if (!opened.ok()) return opened.status();
+  sodium_memzero(opened->data(), opened->size());
+  return Status::OK();
+}
+
 BackupId SealedStore::StorageKeyFor(const BackupId& id) const {
   crypto_auth_hmacsha256_state state = keys_->storage_hmac;
   BackupId::Bytes out;

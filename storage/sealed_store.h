@@ -115,6 +115,10 @@ class SealedStore final : public BackupStore {
   // The inner store's key for a backup id: HMAC-SHA-256(k1, id).
   BackupId StorageKeyFor(const BackupId& id) const;
 
+  // Checks that `record`, as stored in the inner store under storage_key, opens under this key
+  // (format byte, length, AES-GCM tag). OK or Corruption; for offline verification.
+  Status CheckRecord(const BackupId& storage_key, std::string_view record) const;
+
   // 64 lowercase hex characters that identify key without revealing it: BLAKE2b-256 keyed with
   // k3 over a fixed string. Kept beside the data to refuse a wrong key at start.
   static std::string KeyCheck(const ServerKey& key);

@@ -332,6 +332,35 @@ TEST(VerifyTest, CountsUnsealedRecordsInSealedData) {
   EXPECT_EQ(Field(ran.out, "bad"), "2");
 }
 
+TEST(VerifyTest, FindsASealedRecordWithOneFlippedByte) {
+  TempDir dir;
+  const std::string db = dir.path() + "/data";
+  MakeSealedDatabase(db, 3);
+  {
+    auto store = OpenStore(db);
+    ASSERT_NE(store, nullptr);
+    std::vector<BackupId> keys;
+    ASSERT_TRUE(
+        store->Scan([&](const BackupId& k, const storage::BackupInfo&) { keys.push_back(k); })
+            .ok());
+    ASSERT_EQ(keys.size(), 3u);
+    auto record = store->Get(keys[1]);
+    ASSERT_TRUE(record.ok());
+    std::string damaged = record->blob;
+    damaged[damaged.size() / 2] ^= 0x01;  // the format byte and length stay right
+    ASSERT_TRUE(store->Put(keys[1], damaged, record->info.upload_day).ok());
+    ASSERT_TRUE(store->Close().ok());
+  }
+  VerifyOptions options;
+  options.data_dir = db;
+  Ran ran = Invoke(RunVerify, options);
+  EXPECT_EQ(ran.code, 1) << ran.out << ran.err;
+  EXPECT_EQ(Field(ran.out, "ok"), "2");
+  EXPECT_EQ(Field(ran.out, "bad"), "1");
+  EXPECT_NE(ran.out.find("does not open under the key"), std::string::npos) << ran.out;
+  ExpectNoIds(ran.out + ran.err);
+}
+
 TEST(VerifyTest, RefusesAKeyThatDoesNotMatch) {
   TempDir dir;
   const std::string db = dir.path() + "/data";
