@@ -200,7 +200,11 @@ std::optional<KeyError> CheckRealm(const std::string& realm) {
 // Every setting as CLI11 fills it in: strings, checked afterwards.
 struct RawValues {
   std::string listen;
+  std::string storage;
   std::string data_dir;
+  std::string rados_conf;
+  std::string rados_pool;
+  std::string rados_user;
   std::string max_backup_bytes;
   std::string retention_days;
   std::string htpasswd;
@@ -236,7 +240,11 @@ RawValues DefaultsAsText() {
   raw.listen =
       (d.listen_host.find(':') != std::string::npos ? "[" + d.listen_host + "]" : d.listen_host) +
       ":" + std::to_string(d.listen_port);
+  raw.storage = d.storage;
   raw.data_dir = d.data_dir;
+  raw.rados_conf = d.rados_conf;
+  raw.rados_pool = d.rados_pool;
+  raw.rados_user = d.rados_user;
   raw.max_backup_bytes = std::to_string(d.max_backup_bytes);
   raw.retention_days = std::to_string(d.retention_days);
   raw.htpasswd = d.htpasswd;
@@ -291,8 +299,20 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   uint64_t n = 0;
   if (auto e = ParseListen(raw.listen, &config->listen_host, &config->listen_port)) return e;
 
+  if (raw.storage != "rocksdb" && raw.storage != "rados") {
+    return KeyError{"storage", "must be rocksdb or rados, got " + Quote(raw.storage)};
+  }
+  config->storage = raw.storage;
   if (raw.data_dir.empty()) return KeyError{"data-dir", "must not be empty"};
   config->data_dir = raw.data_dir;
+  if (raw.storage == "rados") {
+    if (auto e = CheckReadable("rados-conf", raw.rados_conf)) return e;
+    if (raw.rados_pool.empty()) return KeyError{"rados-pool", "must not be empty"};
+    if (raw.rados_user.empty()) return KeyError{"rados-user", "must not be empty"};
+  }
+  config->rados_conf = raw.rados_conf;
+  config->rados_pool = raw.rados_pool;
+  config->rados_user = raw.rados_user;
 
   if (auto e = ParseRange("max-backup-bytes", raw.max_backup_bytes, 1, kMaxBackupBytesLimit, &n)) {
     return e;
@@ -470,7 +490,11 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
   };
   add("listen", &raw.listen, "HOST:PORT",
       "Address to listen on: IPv4, [IPv6] or a name; port 0 picks a free port");
+  add("storage", &raw.storage, "ENGINE", "Storage engine: rocksdb (embedded) or rados (Ceph)");
   add("data-dir", &raw.data_dir, "DIR", "RocksDB data directory, created on first start");
+  add("rados-conf", &raw.rados_conf, "PATH", "RADOS: the cluster's ceph.conf");
+  add("rados-pool", &raw.rados_pool, "NAME", "RADOS: the pool that holds the backups");
+  add("rados-user", &raw.rados_user, "NAME", "RADOS: the client user (without \"client.\")");
   add("max-backup-bytes", &raw.max_backup_bytes, "N",
       "Largest backup accepted, in bytes (1 to 67108864)");
   add("retention-days", &raw.retention_days, "N",

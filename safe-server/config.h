@@ -21,8 +21,14 @@ struct ServerConfig {
   // Where to listen: host (IPv4, IPv6 in brackets, or a name) and port. Loopback by default.
   std::string listen_host = "127.0.0.1";
   uint16_t listen_port = 8080;
-  // The RocksDB data directory; created on first start.
+  // The storage engine: "rocksdb" (embedded, the default) or "rados" (a Ceph cluster).
+  std::string storage = "rocksdb";
+  // The RocksDB data directory; created on first start. With rados it holds only KEYCHECK.
   std::string data_dir = "data";
+  // RADOS: the cluster's ceph.conf, the pool, and the client user (its keyring as ceph.conf says).
+  std::string rados_conf = "/etc/ceph/ceph.conf";
+  std::string rados_pool = "safe";
+  std::string rados_user = "admin";
   // Largest blob accepted, in bytes; announced in /config. The apps send at most this.
   uint64_t max_backup_bytes = 524288;
   // A backup not uploaded again within this many days is deleted; announced in /config.

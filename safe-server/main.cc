@@ -148,8 +148,10 @@ int Run(const ServerConfig& config) {
   key_options.data_dir = config.data_dir;
   auto key = LoadOrCreateServerKey(key_options);
   if (!key.ok()) {
+    // A missing or wrong key does not fix itself: exit 2, like a bad setting (the unit's
+    // RestartPreventExitStatus=2 then stops restarting).
     std::cerr << "safe-server: key-file: " << key.status().message() << "\n";
-    return 1;
+    return 2;
   }
 
   storage::RocksDbOptions store_options;

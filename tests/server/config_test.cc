@@ -16,7 +16,11 @@ namespace {
 // Every key of the config file, which is also every flag but --config, --help and --version.
 const std::vector<std::string> kAllKeys = {
     "listen",
+    "storage",
     "data-dir",
+    "rados-conf",
+    "rados-pool",
+    "rados-user",
     "max-backup-bytes",
     "retention-days",
     "htpasswd",
@@ -68,6 +72,10 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.listen_host, b.listen_host);
   EXPECT_EQ(a.listen_port, b.listen_port);
   EXPECT_EQ(a.data_dir, b.data_dir);
+  EXPECT_EQ(a.storage, b.storage);
+  EXPECT_EQ(a.rados_conf, b.rados_conf);
+  EXPECT_EQ(a.rados_pool, b.rados_pool);
+  EXPECT_EQ(a.rados_user, b.rados_user);
   EXPECT_EQ(a.max_backup_bytes, b.max_backup_bytes);
   EXPECT_EQ(a.retention_days, b.retention_days);
   EXPECT_EQ(a.htpasswd, b.htpasswd);
