@@ -144,8 +144,9 @@ class Acceptor::Impl {
     return Status::OK();
   }
 
-  void Start(Deliver deliver) {
+  void Start(Deliver deliver, Quarantine quarantine) {
     deliver_ = std::move(deliver);
+    quarantine_ = std::move(quarantine);
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -161,6 +162,8 @@ class Acceptor::Impl {
       close(fd);
     }
     handshakes_.clear();
+    for (auto& [fd, until] : parked_) close(fd);
+    parked_.clear();
     close(listen_fd_);
     listen_fd_ = -1;
   }
@@ -206,6 +209,7 @@ class Acceptor::Impl {
         }
       }
       ExpireHandshakes();
+      ReleaseParked();
       // With the handshake table full, stop watching the listening socket until one ends.
       bool want = handshakes_.size() < options_.max_handshakes;
       if (want != accepting) {
@@ -226,6 +230,18 @@ class Acceptor::Impl {
           LogWarning("accept: out of file descriptors");
         }
         return;  // EAGAIN: all taken; other errors: the peer went away
+      }
+      if (quarantine_) {
+        if (std::optional<Clock::time_point> until = quarantine_(c.fd)) {
+          // Keep the number out of use; serve the connection on a duplicate.
+          int dup = fcntl(c.fd, F_DUPFD_CLOEXEC, 0);
+          if (dup < 0) {
+            close(c.fd);
+            continue;
+          }
+          parked_.emplace_back(c.fd, *until);
+          c.fd = dup;
+        }
       }
       int one = 1;
       setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -277,6 +293,18 @@ class Acceptor::Impl {
     }
   }
 
+  void ReleaseParked() {
+    auto now = Clock::now();
+    for (auto it = parked_.begin(); it != parked_.end();) {
+      if (now >= it->second) {
+        close(it->first);
+        it = parked_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
   void ExpireHandshakes() {
     auto now = Clock::now();
     for (auto it = handshakes_.begin(); it != handshakes_.end();) {
@@ -302,6 +330,8 @@ class Acceptor::Impl {
   std::mutex ctx_mu_;
   std::shared_ptr<SSL_CTX> tls_ctx_;  // GUARDED_BY(ctx_mu_) once started
   Deliver deliver_;
+  Quarantine quarantine_;
+  std::vector<std::pair<int, Clock::time_point>> parked_;  // accept thread only
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::unordered_map<int, Handshake> handshakes_;  // accept thread only
@@ -319,7 +349,9 @@ Result<std::unique_ptr<Acceptor>> Acceptor::Bind(const AcceptorOptions& options)
 
 uint16_t Acceptor::port() const { return impl_->port(); }
 bool Acceptor::tls() const { return impl_->tls(); }
-void Acceptor::Start(Deliver deliver) { impl_->Start(std::move(deliver)); }
+void Acceptor::Start(Deliver deliver, Quarantine quarantine) {
+  impl_->Start(std::move(deliver), std::move(quarantine));
+}
 void Acceptor::Stop() { impl_->Stop(); }
 Status Acceptor::ReloadTls() { return impl_->ReloadTls(); }
 

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -50,6 +51,10 @@ struct AcceptedConnection {
 class Acceptor {
  public:
   using Deliver = std::function<void(const AcceptedConnection&)>;
+  // For a descriptor number, when it is quarantined, the time its quarantine ends (see
+  // HttpServer's FdQuarantine): the acceptor then keeps that number open until then and serves
+  // the connection on a duplicate.
+  using Quarantine = std::function<std::optional<std::chrono::steady_clock::time_point>(int fd)>;
 
   // Binds and listens (IOError when the address cannot be bound; InvalidArgument when the TLS
   // files cannot be used, with OpenSSL's reason). Nothing is accepted until Start.
@@ -60,7 +65,7 @@ class Acceptor {
   bool tls() const;
 
   // Starts the accepting thread; `deliver` gets each ready connection on that thread.
-  void Start(Deliver deliver);
+  void Start(Deliver deliver, Quarantine quarantine = nullptr);
   // Stops accepting and closes the listening socket and the handshakes under way.
   void Stop();
 

@@ -56,7 +56,8 @@ std::string_view HttpDate() {
 struct HttpConnection::Outbox {
   struct Write {
     std::string bytes;
-    bool notify;  // call OnWritten when done
+    bool notify;       // call OnWritten when done
+    std::string body;  // sent after bytes, without joining them
   };
   std::vector<Write> writes;
   bool close_write = false;
@@ -64,12 +65,17 @@ struct HttpConnection::Outbox {
   std::optional<HttpRequest> dispatch;
 };
 
-std::string SerializeResponse(const HttpResponse& response, bool head, bool close) {
+bool HasBodyOnWire(const HttpResponse& response, bool head) {
+  const bool no_body_allowed = response.status == 204 || response.status == 304 ||
+                               (response.status >= 100 && response.status < 200);
+  return !head && !no_body_allowed && !response.body.empty();
+}
+
+std::string SerializeHead(const HttpResponse& response, bool head, bool close) {
   const bool no_body_allowed = response.status == 204 || response.status == 304 ||
                                (response.status >= 100 && response.status < 200);
   std::string out;
-  size_t body_bytes = (head || no_body_allowed) ? 0 : response.body.size();
-  out.reserve(256 + body_bytes);
+  out.reserve(256);
   char line[64];
   snprintf(line, sizeof line, "HTTP/1.1 %d ", response.status);
   out += line;
@@ -92,7 +98,12 @@ std::string SerializeResponse(const HttpResponse& response, bool head, bool clos
     out += "\r\n";
   }
   out += "\r\n";
-  if (body_bytes) out.append(response.body);
+  return out;
+}
+
+std::string SerializeResponse(const HttpResponse& response, bool head, bool close) {
+  std::string out = SerializeHead(response, head, close);
+  if (HasBodyOnWire(response, head)) out.append(response.body);
   return out;
 }
 
@@ -195,14 +206,17 @@ void HttpConnection::QueueResponseLocked(HttpResponse response, bool head, bool 
   close_after_write_ = close;
   state_ = State::kWriting;
   deadline_ = now_() + limits_.write_timeout;
-  out.writes.push_back({SerializeResponse(response, head, close), /*notify=*/true});
+  // The body goes out as it is, after the head: no copy of it is made here.
+  std::string wire_head = SerializeHead(response, head, close);
+  std::string body = HasBodyOnWire(response, head) ? std::move(response.body) : std::string();
+  out.writes.push_back({std::move(wire_head), /*notify=*/true, std::move(body)});
 }
 
 void HttpConnection::Run(Outbox& out) {
   for (auto& w : out.writes) {
     if (w.notify) {
       std::weak_ptr<HttpConnection> weak = weak_from_this();
-      io_->Write(std::move(w.bytes), [weak](bool ok) {
+      io_->WriteParts(std::move(w.bytes), std::move(w.body), [weak](bool ok) {
         if (auto self = weak.lock()) self->OnWritten(ok);
       });
     } else {
@@ -257,10 +271,13 @@ void HttpConnection::OnWritten(bool ok) {
 }
 
 void HttpConnection::OnDisconnected() {
-  std::lock_guard<std::mutex> lock(mu_);
-  state_ = State::kClosed;
-  deadline_.reset();
-  pending_.clear();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    state_ = State::kClosed;
+    deadline_.reset();
+    pending_.clear();
+  }
+  io_->Closed();
 }
 
 bool HttpConnection::CheckTimeout(TimePoint now) {
@@ -417,7 +434,7 @@ int HttpConnection::OnHeadersComplete(http_parser* p) {
   c->max_body_ = decision.max_body_bytes;
   if (has_length) r.body.reserve(p->content_length);
   if (expect_continue && (chunked || p->content_length > 0)) {
-    c->outbox_->writes.push_back({std::string(kContinue, sizeof kContinue - 1), false});
+    c->outbox_->writes.push_back({std::string(kContinue, sizeof kContinue - 1), false, {}});
   }
   c->deadline_ = c->now_() + c->limits_.body_timeout;
   return 0;

@@ -67,6 +67,15 @@ class ConnectionIo {
   // done(false) when the connection failed first. done may run on any thread, possibly before
   // Write returns.
   virtual void Write(std::string bytes, std::function<void(bool ok)> done) = 0;
+  // As Write, for an answer in two parts (head, then body); lets a transport send both without
+  // joining them. By default joins them and calls Write.
+  virtual void WriteParts(std::string head, std::string body, std::function<void(bool ok)> done) {
+    head += body;
+    Write(std::move(head), std::move(done));
+  }
+  // The transport is gone: nothing may be written or closed from now on. Called once, by
+  // HttpConnection::OnDisconnected.
+  virtual void Closed() {}
   // Ends our sending side once what was queued is written; the peer sees end of stream.
   virtual void CloseWrite() = 0;
   // Tears the connection down now, both directions.
@@ -165,5 +174,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 // Serialises an answer (status line, headers, body) as it goes on the wire. For HEAD, the
 // Content-Length is the representation's and no body follows.
 std::string SerializeResponse(const HttpResponse& response, bool head, bool close);
+// The status line and headers alone (with the blank line); the body, if any, follows them.
+std::string SerializeHead(const HttpResponse& response, bool head, bool close);
+// Whether the answer carries its body on the wire.
+bool HasBodyOnWire(const HttpResponse& response, bool head);
 
 }  // namespace safe::server

@@ -8,10 +8,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/uio.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -53,35 +56,138 @@ class ConnectionRegistry {
   std::unordered_map<HttpConnection*, std::shared_ptr<HttpConnection>> connections_;
 };
 
-// Writes through Pistache's transport; closes with shutdown(2). The transport closes the file
-// descriptor only after Handler::onDisconnection, which marks the connection closed first, so a
-// reused descriptor is never shut down by mistake (HttpConnection's mutex orders the two).
-class PeerIo final : public ConnectionIo {
+// Descriptor numbers of connections that ended while a write of theirs could still sit in a
+// Pistache transport's queue. Pistache keys that queue by descriptor number, so if the kernel
+// handed the same number to a new connection at once, the stale write could reach the new
+// client: another person's backup. The acceptor parks a quarantined number it gets from accept
+// (keeping it open, so the kernel cannot give it out) and serves the connection on a duplicate,
+// until the quarantine ends.
+class FdQuarantine {
  public:
-  explicit PeerIo(const std::shared_ptr<Pistache::Tcp::Peer>& peer) : peer_(peer) {}
-
-  void Write(std::string bytes, std::function<void(bool)> done) override {
-    auto peer = peer_.lock();
-    if (!peer) {
-      done(false);
-      return;
+  static constexpr std::chrono::seconds kLength{2};
+  void Add(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    until_[fd] = Clock::now() + kLength;
+  }
+  // When fd is quarantined, the time its quarantine ends.
+  std::optional<Clock::time_point> Until(int fd) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = until_.find(fd);
+    if (it == until_.end()) return std::nullopt;
+    if (Clock::now() >= it->second) {
+      until_.erase(it);
+      return std::nullopt;
     }
-    size_t size = bytes.size();
-    peer->send(Pistache::RawBuffer(std::move(bytes), size))
-        .then([done](ssize_t) { done(true); }, [done](std::exception_ptr) { done(false); });
-  }
-  void CloseWrite() override {
-    if (auto peer = peer_.lock()) ::shutdown(peer->fd(), SHUT_WR);
-  }
-  void Abort() override {
-    if (auto peer = peer_.lock()) ::shutdown(peer->fd(), SHUT_RDWR);
+    return it->second;
   }
 
  private:
-  std::weak_ptr<Pistache::Tcp::Peer> peer_;
+  std::mutex mu_;
+  std::unordered_map<int, Clock::time_point> until_;
+};
+
+// Writes to the peer. Plain connections are written directly with sendmsg(2) from the calling
+// thread (no copy, no hop to the network thread); what the socket does not take at once, and
+// everything on TLS connections (an SSL object must not be used from two threads), goes through
+// Pistache's transport. Closes with shutdown(2).
+//
+// The descriptor stays valid while mu_ is held and closed_ is false: the transport calls
+// Handler::onDisconnection (which calls Closed()) before it closes the descriptor.
+class PeerIo final : public ConnectionIo {
+ public:
+  PeerIo(const std::shared_ptr<Pistache::Tcp::Peer>& peer, FdQuarantine* quarantine)
+      : peer_(peer), fd_(peer->fd()), tls_(peer->ssl() != nullptr), quarantine_(quarantine) {}
+
+  void Write(std::string bytes, std::function<void(bool)> done) override {
+    WriteParts(std::move(bytes), std::string(), std::move(done));
+  }
+
+  void WriteParts(std::string head, std::string body, std::function<void(bool)> done) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (closed_) {
+      lock.unlock();
+      done(false);
+      return;
+    }
+    size_t sent = 0;
+    const size_t total = head.size() + body.size();
+    if (!tls_ && queued_ == 0) {
+      // Nothing of ours is queued in the transport, so a direct write keeps the order.
+      iovec iov[2] = {{head.data(), head.size()}, {body.data(), body.size()}};
+      msghdr msg{};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = body.empty() ? 1 : 2;
+      ssize_t n = ::sendmsg(fd_, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        lock.unlock();
+        done(false);
+        return;
+      }
+      sent = n > 0 ? static_cast<size_t>(n) : 0;
+      if (sent == total) {
+        lock.unlock();
+        done(true);
+        return;
+      }
+    }
+    // The rest goes through the transport, which waits for the socket to take it.
+    std::string rest;
+    rest.reserve(total - sent);
+    if (sent < head.size()) {
+      rest.append(head, sent, std::string::npos);
+      rest.append(body);
+    } else {
+      rest.append(body, sent - head.size(), std::string::npos);
+    }
+    auto peer = peer_.lock();
+    if (!peer) {
+      lock.unlock();
+      done(false);
+      return;
+    }
+    ++queued_;
+    lock.unlock();
+    size_t size = rest.size();
+    auto finished = [this, done](bool ok) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        --queued_;
+      }
+      done(ok);
+    };
+    peer->send(Pistache::RawBuffer(std::move(rest), size))
+        .then([finished](ssize_t) { finished(true); },
+              [finished](std::exception_ptr) { finished(false); });
+  }
+
+  void CloseWrite() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_ && queued_ == 0) ::shutdown(fd_, SHUT_WR);
+    // With a write still queued in the transport the shutdown would cut it: the linger timeout
+    // of the connection ends it instead.
+  }
+  void Abort() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!closed_) ::shutdown(fd_, SHUT_RDWR);
+  }
+  void Closed() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    closed_ = true;
+    if (queued_ > 0) quarantine_->Add(fd_);
+  }
+
+ private:
+  const std::weak_ptr<Pistache::Tcp::Peer> peer_;
+  const int fd_;
+  const bool tls_;
+  FdQuarantine* const quarantine_;
+  std::mutex mu_;
+  bool closed_ = false;  // GUARDED_BY(mu_)
+  int queued_ = 0;       // GUARDED_BY(mu_): writes handed to the transport, not yet done
 };
 
 struct Shared {
+  FdQuarantine quarantine;
   HttpApp* app;
   HttpLimits limits;
   uint32_t max_connections;
@@ -99,7 +205,8 @@ class Handler final : public Pistache::Tcp::Handler {
 
   void onConnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
     auto conn = HttpConnection::Create(*shared_->app, shared_->limits,
-                                       std::make_unique<PeerIo>(peer), peer->address().host());
+                                       std::make_unique<PeerIo>(peer, &shared_->quarantine),
+                                       peer->address().host());
     if (shared_->draining.load() || !shared_->registry.Add(conn, shared_->max_connections)) {
       ::shutdown(peer->fd(), SHUT_RDWR);
       return;
@@ -153,7 +260,8 @@ class HttpServer::Impl {
       return Status::IOError(std::string("cannot start the network threads: ") + e.what());
     }
     transports_ = reactor_.handlers(transport_key_);
-    acceptor_->Start([this](const AcceptedConnection& c) { Dispatch(c); });
+    acceptor_->Start([this](const AcceptedConnection& c) { Dispatch(c); },
+                     [this](int fd) { return shared_->quarantine.Until(fd); });
     reaper_ = std::thread([this] { ReapLoop(); });
     return Status::OK();
   }
