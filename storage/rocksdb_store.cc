@@ -20,6 +20,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/listener.h>
 #include <rocksdb/options.h>
 #include <rocksdb/snapshot.h>
 #include <rocksdb/table.h>
@@ -131,6 +132,19 @@ class NullLogger final : public rocksdb::Logger {
   void Logv(const char* /*format*/, va_list /*ap*/) override {}
 };
 
+// Keeps RocksDB from recovering from a full disk on its own. Its background recovery waits until
+// a whole write buffer of the (unused) default column family is free (64 MiB) and looks only
+// every few seconds, so on a small or nearly full disk puts would answer 507 long after space
+// was freed; meanwhile DB::Resume() answers Busy. Without it, MaybeResume() on the next write
+// recovers as soon as the write can succeed (tests/faults: FullDiskTest).
+class ManualRecovery final : public rocksdb::EventListener {
+ public:
+  void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*bg_error*/,
+                            bool* auto_recovery) override {
+    *auto_recovery = false;
+  }
+};
+
 // The options of the database, the same for every way of opening it.
 struct DbConfig {
   rocksdb::DBOptions db_options;
@@ -151,6 +165,7 @@ DbConfig MakeDbConfig(const RocksDbOptions& options) {
   config.db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
   config.db_options.keep_log_file_num = 4;
   config.db_options.max_log_file_size = 4 << 20;
+  config.db_options.listeners.push_back(std::make_shared<ManualRecovery>());
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
