@@ -36,6 +36,9 @@ Result<BackupService::ExpiryCounts> BackupService::CountExpiring() {
   Day today = clock_.Today();
   Status s = store_.Scan([&](const BackupId&, const storage::BackupInfo& info) {
     Day left = DeletionDay(info) - today;
+    if (left <= 0) return;  // expired; the sweep deletes it
+    ++counts.backups;
+    counts.bytes += info.size;
     if (left <= 7) ++counts.within_7_days;
     if (left <= 30) ++counts.within_30_days;
   });

@@ -47,8 +47,11 @@ class BackupService {
   // Deletes every backup whose deletion day has come. Returns how many.
   Result<uint64_t> ExpireOld();
 
-  // How many stored backups will be gone within 7 and within 30 days unless uploaded again.
+  // How many backups are stored, their bytes, and how many will be gone within 7 and within 30
+  // days unless uploaded again (one scan of the store's metadata).
   struct ExpiryCounts {
+    uint64_t backups = 0;  // all stored (and not yet expired) backups
+    uint64_t bytes = 0;    // their sizes, summed
     uint64_t within_7_days = 0;
     uint64_t within_30_days = 0;
   };

@@ -29,6 +29,9 @@
 #include "safe-server/throttle.h"
 #include "safe-server/work_pool.h"
 #include "storage/rocksdb_store.h"
+#ifdef SAFE_HAVE_RADOS
+#include "storage/rados_store.h"
+#endif
 #include "storage/sealed_store.h"
 
 namespace safe::server {
@@ -54,8 +57,13 @@ class Sweeper {
     thread_.join();
   }
 
-  // Fills in the figures of the last sweep.
-  void Figures(StoreFigures* f) const {
+  // Fills in the figures of the last sweep. Without an engine that counts exactly (RocksDB
+  // does), the sweep's scan gives the number of backups and their bytes too.
+  void Figures(StoreFigures* f, bool with_totals) const {
+    if (with_totals) {
+      f->backups = backups_.load();
+      f->bytes = bytes_.load();
+    }
     f->expiring_within_7_days = expiring_7_.load();
     f->expiring_within_30_days = expiring_30_.load();
     f->expired_deleted_total = deleted_total_.load();
@@ -77,6 +85,8 @@ class Sweeper {
       }
       Result<BackupService::ExpiryCounts> counts = service_.CountExpiring();
       if (counts.ok()) {
+        backups_ = counts->backups;
+        bytes_ = counts->bytes;
         expiring_7_ = counts->within_7_days;
         expiring_30_ = counts->within_30_days;
       }
@@ -87,7 +97,7 @@ class Sweeper {
 
   BackupService& service_;
   const std::chrono::seconds interval_;
-  std::atomic<uint64_t> expiring_7_{0}, expiring_30_{0}, deleted_total_{0};
+  std::atomic<uint64_t> backups_{0}, bytes_{0}, expiring_7_{0}, expiring_30_{0}, deleted_total_{0};
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;  // GUARDED_BY(mu_)
@@ -154,18 +164,43 @@ int Run(const ServerConfig& config) {
     return 2;
   }
 
-  storage::RocksDbOptions store_options;
-  store_options.path = config.data_dir;
-  store_options.block_cache_bytes = config.block_cache_bytes;
-  store_options.write_buffer_bytes = config.write_buffer_bytes;
-  auto engine = storage::RocksDbStore::Open(store_options);
-  if (!engine.ok()) {
-    std::cerr << "safe-server: data-dir: cannot open the database: " << engine.status().ToString()
-              << "\n";
-    return 1;
+  // The engine: RocksDB (embedded, the default) or a RADOS pool shared by several servers.
+  std::unique_ptr<storage::BackupStore> engine;
+  storage::RocksDbStore* rocks = nullptr;  // set for RocksDB: exact stats, checkpoints
+  if (config.storage == "rados") {
+#ifdef SAFE_HAVE_RADOS
+    storage::RadosOptions rados_options;
+    rados_options.conf_path = config.rados_conf;
+    rados_options.pool = config.rados_pool;
+    rados_options.user = config.rados_user;
+    auto rados = storage::RadosBackupStore::Open(rados_options);
+    if (!rados.ok()) {
+      std::cerr << "safe-server: storage: cannot open the RADOS pool: " << rados.status().ToString()
+                << "\n";
+      return 1;
+    }
+    engine = std::move(rados.value());
+#else
+    std::cerr << "safe-server: storage: this build has no RADOS support (build it with Debian's "
+                 "librados-dev and libradospp-dev installed)\n";
+    return 2;
+#endif
+  } else {
+    storage::RocksDbOptions store_options;
+    store_options.path = config.data_dir;
+    store_options.block_cache_bytes = config.block_cache_bytes;
+    store_options.write_buffer_bytes = config.write_buffer_bytes;
+    auto opened = storage::RocksDbStore::Open(store_options);
+    if (!opened.ok()) {
+      std::cerr << "safe-server: data-dir: cannot open the database: " << opened.status().ToString()
+                << "\n";
+      return 1;
+    }
+    rocks = opened->get();
+    engine = std::move(opened.value());
   }
   // Every backup is sealed at rest: keyed storage keys and AEAD, under the server key.
-  storage::SealedStore store(*key, **engine);
+  storage::SealedStore store(*key, *engine);
 
   SystemClock clock;
   BackupService service(store, clock,
@@ -185,16 +220,18 @@ int Run(const ServerConfig& config) {
   {
     Sweeper sweeper(service, config.sweep_interval);
     Metrics metrics;
-    metrics.SetStoreSource([&engine, &sweeper] {
+    metrics.SetStoreSource([rocks, &sweeper] {
       StoreFigures f;
-      Result<storage::StoreStats> stats = (*engine)->Stats();
-      if (!stats.ok()) return f;
+      if (rocks != nullptr) {
+        Result<storage::StoreStats> stats = rocks->Stats();
+        if (!stats.ok()) return f;
+        f.backups = stats->backups;
+        f.bytes = stats->bytes;
+        f.pending_compaction_bytes = stats->pending_compaction_bytes;
+        f.wal_bytes = stats->wal_bytes;
+      }
       f.ok = true;
-      f.backups = stats->backups;
-      f.bytes = stats->bytes;
-      f.pending_compaction_bytes = stats->pending_compaction_bytes;
-      f.wal_bytes = stats->wal_bytes;
-      sweeper.Figures(&f);
+      sweeper.Figures(&f, /*with_totals=*/rocks == nullptr);
       return f;
     });
 
@@ -224,11 +261,18 @@ int Run(const ServerConfig& config) {
 
     const std::string checkpoint_dir =
         config.checkpoint_dir.empty() ? config.data_dir + ".checkpoints" : config.checkpoint_dir;
+    std::function<Result<std::string>()> checkpoint;
+    if (rocks != nullptr) {
+      checkpoint = [rocks, &config, &checkpoint_dir]() -> Result<std::string> {
+        return MakeCheckpoint(*rocks, config.data_dir, checkpoint_dir);
+      };
+    }
     AdminApp admin_app(
-        metrics, [&engine, &service] { return (*engine)->Stats().ok() && service.writable(); },
-        [&engine, &config, &checkpoint_dir]() -> Result<std::string> {
-          return MakeCheckpoint(**engine, config.data_dir, checkpoint_dir);
-        });
+        metrics,
+        [rocks, &service] {
+          return (rocks == nullptr || rocks->Stats().ok()) && service.writable();
+        },
+        std::move(checkpoint));
     HttpServerOptions admin;
     admin.host = config.admin_listen_host;
     admin.port = config.admin_listen_port;
@@ -268,10 +312,12 @@ int Run(const ServerConfig& config) {
     (*admin_server)->Shutdown(std::chrono::milliseconds(0));
     // The pool finishes what was posted before it is destroyed here.
   }
-  Status closed = (*engine)->Close();
-  if (!closed.ok()) {
-    LogError("closing the database: " + closed.ToString());
-    return 1;
+  if (rocks != nullptr) {
+    Status closed = rocks->Close();
+    if (!closed.ok()) {
+      LogError("closing the database: " + closed.ToString());
+      return 1;
+    }
   }
   LogInfo("stopped");
   return exit_code;
