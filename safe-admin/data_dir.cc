@@ -1,4 +1,5 @@
 #include "safe-admin/data_dir.h"
+#include "common/posix.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,30 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-Status ErrnoError(const std::string& what, int err) {
-  return Status::IOError(what + ": " + std::strerror(err));
-}
-
-// Closes a file descriptor on every exit path.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now and reports the error (a deferred write error may show up here).
-  int Close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
+using Fd = ScopedFd;
 
 Status CopyContents(int in, int out, const std::string& from, const std::string& to) {
   char buffer[1 << 16];

@@ -1,4 +1,5 @@
 #include "safe-server/server_key.h"
+#include "common/posix.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -24,30 +25,7 @@ constexpr char kKeyCheckTempName[] = "KEYCHECK.tmp";
 constexpr size_t kReadLimit = 130;
 constexpr size_t kHexKeyChars = 2 * storage::ServerKey::kBytes;
 
-Status ErrnoError(const std::string& what, int err) {
-  return Status::IOError(what + ": " + std::strerror(err));
-}
-
-// Closes a file descriptor on every exit path.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  int get() const { return fd_; }
-  // Closes now, reporting the error (a deferred write error may show up here).
-  int Close() {
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
+using Fd = ScopedFd;
 
 // A stack buffer that is wiped when it goes out of scope (it may hold key bytes).
 struct WipedBuffer {
