@@ -1,5 +1,4 @@
 #include "safe-admin/data_dir.h"
-#include "common/posix.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -10,6 +9,8 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+
+#include "common/posix.h"
 
 namespace safe::admin {
 namespace {

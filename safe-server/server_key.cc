@@ -1,5 +1,4 @@
 #include "safe-server/server_key.h"
-#include "common/posix.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,6 +13,8 @@
 #include <optional>
 #include <system_error>
 #include <utility>
+
+#include "common/posix.h"
 
 namespace safe::server {
 namespace {
