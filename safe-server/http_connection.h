@@ -44,7 +44,9 @@ struct HttpLimits {
   size_t max_header_bytes = 16 * 1024;
   // Header fields per request.
   size_t max_header_fields = 100;
-  // Bytes of a next (pipelined) request buffered while one is being answered.
+  // Bytes of a next (pipelined) request buffered while one is being answered. A client may send
+  // its next request once it has read an answer, before the write's completion is seen here, so
+  // the server sets this to a whole request (headers and the largest body).
   size_t max_pipelined_bytes = 64 * 1024;
   // A request's line and headers must arrive within this from its first byte (or from the
   // connection's start).

@@ -251,6 +251,9 @@ int Run(const ServerConfig& config) {
     http.limits.body_timeout = config.body_timeout;
     http.limits.idle_timeout = config.idle_timeout;
     http.limits.write_timeout = config.body_timeout;
+    // A client may send its next request as soon as it has read an answer, which can be before
+    // this side has seen its write complete: a whole request must fit in the pipeline buffer.
+    http.limits.max_pipelined_bytes = config.max_backup_bytes + http.limits.max_header_bytes;
     http.tls_cert = config.tls_cert;
     http.tls_key = config.tls_key;
     auto server = HttpServer::Start(http, app);

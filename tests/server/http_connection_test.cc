@@ -218,6 +218,50 @@ TEST_F(HttpConnectionTest, PipelinedBytesAreBounded) {
   EXPECT_TRUE(wire_.aborted);
 }
 
+// Completes writes only when told, as a transport does when the socket is slow.
+class DeferredIo final : public ConnectionIo {
+ public:
+  explicit DeferredIo(Wire* wire) : wire_(wire) {}
+  void Write(std::string bytes, std::function<void(bool)> done) override {
+    wire_->out += bytes;
+    pending.push_back(std::move(done));
+  }
+  void CloseWrite() override { wire_->closed_write = true; }
+  void Abort() override { wire_->aborted = true; }
+  std::vector<std::function<void(bool)>> pending;
+
+ private:
+  Wire* wire_;
+};
+
+// Regression (issue 5's benchmark): a client sends its next 64 KiB PUT as soon as it has read
+// the answer, before the server has seen its write complete. That request was aborted as
+// "pipelined bytes over the limit"; a whole request must be buffered.
+TEST(HttpConnectionPipelineTest, WholeNextRequestWaitsForTheWriteToComplete) {
+  EchoApp app;
+  Wire wire;
+  HttpLimits limits;
+  limits.max_pipelined_bytes = 200 + limits.max_header_bytes;
+  auto io = std::make_unique<DeferredIo>(&wire);
+  DeferredIo* raw = io.get();
+  auto conn = HttpConnection::Create(app, limits, std::move(io), "192.0.2.1");
+  std::string body(100, 'p');
+  std::string put = "PUT /x HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + body;
+  conn->OnInput(put.data(), put.size());
+  ASSERT_EQ(raw->pending.size(), 1u);  // the answer is written, its completion not yet seen
+  conn->OnInput(put.data(), put.size());
+  EXPECT_FALSE(wire.aborted);
+  EXPECT_EQ(app.requests, 1);
+  raw->pending[0](true);
+  EXPECT_EQ(app.requests, 2);  // the buffered request is handled once the write completed
+  ASSERT_EQ(raw->pending.size(), 2u);
+  raw->pending[1](true);
+  auto r = ParseResponses(wire.out);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[1].body, "/x|" + body);
+  EXPECT_FALSE(wire.aborted);
+}
+
 TEST_F(HttpConnectionTest, MalformedRequestIs400AndCloses) {
   Send("GARBAGE\r\n\r\n");
   auto r = Responses();
