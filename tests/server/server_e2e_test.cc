@@ -1014,5 +1014,27 @@ TEST_F(ServerE2eConfigTest, HelpExitsZeroAndListsTheFlags) {
   }
 }
 
+// Regression (issue 5's benchmark): back-to-back keep-alive PUTs, each sent as soon as the
+// previous answer was read. The server used to drop the connection when a next
+// request arrived before it had seen its own write complete.
+TEST(ServerE2eKeepAliveTest, BackToBackPutsOnOneConnectionAreAllAnswered) {
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  auto conn = RawConnection::Connect(server->port());
+  ASSERT_NE(conn, nullptr);
+  std::mt19937_64 rng(20261126);
+  const std::string body = RandomBytes(65536, rng);
+  for (int i = 0; i < 200; ++i) {
+    std::string id = RandomBackupId(rng);
+    std::string request = "PUT /backups/" + id +
+                          " HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n\r\n" + body;
+    ASSERT_TRUE(conn->Send(request)) << "request " << i;
+    auto response = conn->ReadResponse(std::chrono::seconds(20));
+    ASSERT_TRUE(response.has_value()) << "no answer to request " << i;
+    EXPECT_EQ(response->status, 201) << "request " << i;
+  }
+}
+
 }  // namespace
 }  // namespace safe::testing
