@@ -190,6 +190,9 @@ int Run(const ServerConfig& config) {
     store_options.path = config.data_dir;
     store_options.block_cache_bytes = config.block_cache_bytes;
     store_options.write_buffer_bytes = config.write_buffer_bytes;
+    // Every blob is authenticated by SealedStore's AES-GCM tag: RocksDB's (software) CRC32C of
+    // blob reads would only check it twice.
+    store_options.verify_blob_checksums = false;
     auto opened = storage::RocksDbStore::Open(store_options);
     if (!opened.ok()) {
       std::cerr << "safe-server: data-dir: cannot open the database: " << opened.status().ToString()

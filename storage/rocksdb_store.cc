@@ -221,7 +221,8 @@ struct RocksDbStore::Impl {
   // Set by OpenReadOnly before the store is shared; never changed after.
   bool read_only = false;
   bool metadata_only = false;  // a secondary instance: no blob reads (see ReadOnlyMode)
-  std::string secondary_dir;   // the secondary instance's log directory; removed by Close()
+  bool verify_blob_checksums = true;
+  std::string secondary_dir;  // the secondary instance's log directory; removed by Close()
 
   std::mutex& StripeFor(const BackupId& key) {
     return stripes[std::hash<std::string_view>{}(key.AsStringView()) % kStripes];
@@ -304,6 +305,7 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& o
 
   DbConfig config = MakeDbConfig(options);
   auto impl = std::make_unique<Impl>();
+  impl->verify_blob_checksums = options.verify_blob_checksums;
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(config.db_options, options.path, config.families, &impl->handles, &raw_db);
@@ -423,6 +425,7 @@ Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
   Result<BackupInfo> info = impl_->ReadInfo(read_options, key);
   if (!info.ok()) return info.status();
   BackupRecord record;
+  read_options.verify_checksums = impl_->verify_blob_checksums;
   rocksdb::Status s = impl_->db->Get(read_options, impl_->blobs, ToSlice(key), &record.blob);
   if (s.IsNotFound()) return Status::Corruption("backup metadata without its blob");
   if (!s.ok()) return FromRocks(s, "reading a backup");
