@@ -1,0 +1,249 @@
+// Several safe-server instances over one RADOS pool (issue 7): the real server binary, started
+// with `--storage rados --rados-conf PATH --rados-pool POOL --rados-user admin` and one shared
+// key file, driven over HTTP by libcurl. A backup written through one instance is read through
+// another; concurrent puts of one id through two instances leave one whole blob; one OSD killed
+// with SIGKILL during a stream of uploads loses no acknowledged upload.
+//
+// The servers use the pool's default namespace (the server has no namespace setting); every test
+// uses fresh random ids and deletes them at the end. No sleeps: every wait is bounded and driven
+// by answers.
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/rados/rados_test_util.h"
+#include "tests/server/e2e_util.h"
+#include "tests/support/server_process.h"
+
+namespace safe::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using storage::testing::CephDir;
+using storage::testing::RadosConf;
+using storage::testing::RadosPool;
+
+std::mt19937_64 SeededRng() {
+  std::random_device device;
+  uint64_t seed = (static_cast<uint64_t>(device()) << 32) | device();
+  std::printf("random seed: %llu\n", static_cast<unsigned long long>(seed));
+  return std::mt19937_64(seed);
+}
+
+// Servers over the test pool that share one server key (as a provider's instances must).
+class RadosServersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    key_file_ = key_dir_.path() + "/server.key";
+    std::mt19937_64 rng = SeededRng();
+    std::string hex;
+    for (int i = 0; i < 4; ++i) {
+      char part[17];
+      std::snprintf(part, sizeof(part), "%016llx", static_cast<unsigned long long>(rng()));
+      hex += part;
+    }
+    ASSERT_TRUE(WriteFile(key_file_, hex + "\n"));
+    ASSERT_EQ(chmod(key_file_.c_str(), 0600), 0);
+  }
+
+  std::unique_ptr<ServerProcess> StartInstance() {
+    return ServerProcess::Start({"--storage", "rados", "--rados-conf", RadosConf(), "--rados-pool",
+                                 RadosPool(), "--rados-user", "admin", "--key-file", key_file_});
+  }
+
+  static std::string Url(const ServerProcess& server, const std::string& id) {
+    return server.BaseUrl() + "backups/" + id;
+  }
+
+  static CurlResponse Perform(CurlClient& client, std::string method, std::string url,
+                              std::optional<std::string> body = std::nullopt) {
+    CurlRequest request;
+    request.method = std::move(method);
+    request.url = std::move(url);
+    request.body = std::move(body);
+    return client.Perform(request);
+  }
+
+  TempDir key_dir_;
+  std::string key_file_;
+};
+
+TEST_F(RadosServersTest, ABackupWrittenThroughOneInstanceIsReadThroughAnother) {
+  auto a = StartInstance();
+  ASSERT_NE(a, nullptr);
+  auto b = StartInstance();
+  ASSERT_NE(b, nullptr);
+  auto rng = SeededRng();
+  CurlClient client;
+  const std::string id = RandomBackupId(rng);
+  const std::string first = RandomBytes(100000, rng);
+  const std::string second = RandomBytes(524288, rng);
+
+  EXPECT_EQ(Perform(client, "PUT", Url(*a, id), first).status, 201);
+  CurlResponse got = Perform(client, "GET", Url(*b, id));
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.body == first) << "instance B read " << got.body.size() << " bytes";
+  EXPECT_EQ(Perform(client, "PUT", Url(*b, id), second).status, 204);  // replaced
+  got = Perform(client, "GET", Url(*a, id));
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.body == second) << "instance A read " << got.body.size() << " bytes";
+  EXPECT_EQ(Perform(client, "DELETE", Url(*a, id)).status, 204);
+  EXPECT_EQ(Perform(client, "GET", Url(*b, id)).status, 404);
+}
+
+TEST_F(RadosServersTest, ConcurrentPutsOfOneIdThroughTwoInstancesLeaveOneWholeBlob) {
+  auto a = StartInstance();
+  ASSERT_NE(a, nullptr);
+  auto b = StartInstance();
+  ASSERT_NE(b, nullptr);
+  auto rng = SeededRng();
+  const std::string id = RandomBackupId(rng);
+  constexpr int kClients = 8;
+  constexpr int kRounds = 3;
+  std::vector<std::string> blobs;
+  for (int c = 0; c < kClients; ++c) blobs.push_back(RandomBytes(400000 + c, rng));
+  const std::set<std::string> sent(blobs.begin(), blobs.end());
+
+  std::atomic<int> created{0};
+  std::atomic<int> replaced{0};
+  std::atomic<int> other{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      CurlClient client;
+      const ServerProcess& via = c % 2 == 0 ? *a : *b;
+      for (int r = 0; r < kRounds; ++r) {
+        long status = Perform(client, "PUT", Url(via, id), blobs[c]).status;
+        if (status == 201) {
+          created.fetch_add(1);
+        } else if (status == 204) {
+          replaced.fetch_add(1);
+        } else {
+          other.fetch_add(1);
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(created.load(), 1) << "exactly one upload may find the id absent";
+  EXPECT_EQ(replaced.load(), kClients * kRounds - 1);
+
+  CurlClient client;
+  CurlResponse from_a = Perform(client, "GET", Url(*a, id));
+  CurlResponse from_b = Perform(client, "GET", Url(*b, id));
+  ASSERT_EQ(from_a.status, 200);
+  ASSERT_EQ(from_b.status, 200);
+  EXPECT_EQ(sent.count(from_a.body), 1u) << "not one whole uploaded blob";
+  EXPECT_TRUE(from_a.body == from_b.body);
+  EXPECT_EQ(Perform(client, "DELETE", Url(*b, id)).status, 204);
+}
+
+// Runs scripts/ceph-cluster on the test cluster.
+::testing::AssertionResult Cluster(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"env", "CEPH_DIR=" + CephDir(), SAFE_CEPH_CLUSTER_SCRIPT};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out, err;
+  int status = RunCommand(argv, "", &out, &err);
+  if (status == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "ceph-cluster " << args[0] << " exited " << status << "\n"
+                                       << out << err;
+}
+
+TEST_F(RadosServersTest, AnOsdKilledDuringUploadsThroughTwoInstancesLosesNoAcknowledgedOne) {
+  auto a = StartInstance();
+  ASSERT_NE(a, nullptr);
+  auto b = StartInstance();
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(Cluster({"wait-healthy", "60"}));
+  auto rng = SeededRng();
+  const std::string blob_seed = RandomBytes(64 * 1024, rng);
+  const uint64_t run = rng();
+
+  // Uploads of fresh ids through both instances; acknowledged = answered 201.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::pair<std::string, std::string>> acked;  // GUARDED_BY(mu): id, blob
+  int errors = 0;                                          // GUARDED_BY(mu)
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> next{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 6; ++c) {
+    clients.emplace_back([&, c] {
+      CurlClient client;
+      const ServerProcess& via = c % 2 == 0 ? *a : *b;
+      while (!stop.load()) {
+        const uint64_t n = next.fetch_add(1);
+        std::mt19937_64 id_rng(run ^ (n * 0x9e3779b97f4a7c15ULL));
+        const std::string id = RandomBackupId(id_rng);
+        std::string blob = blob_seed;
+        blob.replace(0, 8, reinterpret_cast<const char*>(&n), 8);
+        long status = Perform(client, "PUT", Url(via, id), blob).status;
+        std::lock_guard<std::mutex> lock(mu);
+        if (status == 201) {
+          acked.emplace_back(id, std::move(blob));
+          cv.notify_all();
+        } else {
+          ++errors;
+        }
+      }
+    });
+  }
+  auto wait_for_more = [&](size_t count, std::chrono::seconds limit) {
+    std::unique_lock<std::mutex> lock(mu);
+    const size_t target = acked.size() + count;
+    return cv.wait_for(lock, limit, [&] { return acked.size() >= target; });
+  };
+  struct Stopper {
+    std::atomic<bool>& stop;
+    std::vector<std::thread>& clients;
+    ~Stopper() {
+      stop.store(true);
+      for (auto& t : clients) t.join();
+    }
+  };
+  struct OsdGuard {
+    bool down = false;
+    ~OsdGuard() {
+      if (down) static_cast<void>(Cluster({"start-osd", "2"}));
+    }
+  } osd;
+  {
+    Stopper stopper{stop, clients};
+    ASSERT_TRUE(wait_for_more(50, 60s));
+    ASSERT_TRUE(Cluster({"kill-osd", "2"}));
+    osd.down = true;
+    EXPECT_TRUE(wait_for_more(100, 120s)) << "uploads stalled with one OSD down";
+    ASSERT_TRUE(Cluster({"start-osd", "2"}));
+    osd.down = false;
+    EXPECT_TRUE(wait_for_more(50, 120s)) << "uploads stalled while the OSD rejoined";
+  }
+  std::printf("acknowledged uploads: %zu, other answers: %d\n", acked.size(), errors);
+  EXPECT_EQ(errors, 0);
+
+  CurlClient client;
+  size_t missing = 0;
+  for (size_t i = 0; i < acked.size(); ++i) {
+    const ServerProcess& via = i % 2 == 0 ? *b : *a;
+    CurlResponse got = Perform(client, "GET", Url(via, acked[i].first));
+    if (got.status != 200 || !(got.body == acked[i].second)) ++missing;
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged uploads";
+  EXPECT_TRUE(Cluster({"wait-healthy", "300"}));
+  for (const auto& [id, blob] : acked) Perform(client, "DELETE", Url(*a, id));
+}
+
+}  // namespace
+}  // namespace safe::testing
