@@ -290,7 +290,12 @@ std::optional<KeyError> ParseBool(const char* key, const std::string& text, bool
 // Every item of the comma-separated list must be an address or a range.
 std::optional<KeyError> CheckTrustedProxies(const std::string& list) {
   Result<std::vector<Cidr>> parsed = ParseCidrList(list);
-  if (!parsed.ok()) return KeyError{"trusted-proxies", parsed.status().message()};
+  // The list is quoted (control bytes escaped) like every other value: the item ParseCidrList
+  // names is raw input and must not reach the one-line error as it is (found by config_fuzz).
+  if (!parsed.ok()) {
+    return KeyError{"trusted-proxies",
+                    "must be comma-separated IP addresses or ranges, got " + Quote(list)};
+  }
   return std::nullopt;
 }
 

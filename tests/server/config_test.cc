@@ -145,6 +145,16 @@ class ConfigTest : public ::testing::Test {
   std::string dir_;
 };
 
+// Found by fuzz/config_fuzz: the bad item of trusted-proxies reached the error line raw.
+TEST_F(ConfigTest, TrustedProxiesErrorEscapesControlBytes) {
+  Outcome o = Parse({"--trusted-proxies", std::string("x\ny\r\x1b[2J")});
+  EXPECT_EQ(o.parse.exit_code, 2);
+  EXPECT_EQ(o.err.find('\n'), o.err.size() - 1) << o.err;  // one line
+  EXPECT_EQ(o.err.find('\r'), std::string::npos);
+  EXPECT_EQ(o.err.find('\x1b'), std::string::npos);
+  EXPECT_EQ(o.err.rfind("safe-server: trusted-proxies: ", 0), 0u) << o.err;
+}
+
 TEST_F(ConfigTest, NoArgumentsGiveTheDefaults) {
   Outcome outcome = Parse({});
   EXPECT_EQ(outcome.parse.action, ConfigParse::Action::kRun);
