@@ -71,6 +71,9 @@ void ConfigSeeds(const std::string& source_dir) {
   Write("config_fuzz", "section", "[server]\nthreads = 2\n");
   Write("config_fuzz", "bad_values",
         "max-backup-bytes = 1e6\ntrusted-proxies = 10.0.0.0/33\nlisten = localhost\n");
+  // Found by config_fuzz (docs/fuzzing.md, finding 1): control bytes in the trusted-proxies error.
+  Write("config_fuzz", "trusted_proxies_control_bytes",
+        std::string("trusted-proxies=\0\r\x01", 19));
   Write("config_fuzz", "proxies",
         "trusted-proxies = 127.0.0.1, ::1/128, 10.0.0.0/8\n"
         "request-burst = 10\nrequest-rate = 1\n");
