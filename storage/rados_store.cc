@@ -156,13 +156,6 @@ class AioBatch {
     int rc = io.aio_operate(oid, c, op, nullptr);
     return Add(c, rc);
   }
-  size_t SubmitGetXattr(librados::IoCtx& io, const std::string& oid, const char* name,
-                        librados::bufferlist* out) {
-    librados::AioCompletion* c = librados::Rados::aio_create_completion();
-    int rc = io.aio_getxattr(oid, c, name, *out);
-    return Add(c, rc);
-  }
-
   void Wait() {
     for (auto& op : ops_) {
       if (op.completion == nullptr) continue;
@@ -283,9 +276,14 @@ struct RadosBackupStore::Impl {
                  std::vector<librados::bufferlist>* metas) {
     metas->assign(names.size(), librados::bufferlist());
     rcs->assign(names.size(), 0);
+    // A read operation with getxattr, not IoCtx::aio_getxattr: the latter leaks 256 bytes per
+    // call in Debian's librados2 16.2.15 (found by LeakSanitizer; every scan and sweep reads
+    // one xattr per record, so the leak grew with the pool).
+    std::vector<librados::ObjectReadOperation> ops(names.size());
     AioBatch batch;
     for (size_t i = 0; i < names.size(); ++i) {
-      batch.SubmitGetXattr(io, names[i], kMetaAttr, &(*metas)[i]);
+      ops[i].getxattr(kMetaAttr, &(*metas)[i], nullptr);
+      batch.SubmitRead(io, names[i], &ops[i]);
     }
     batch.Wait();
     for (size_t i = 0; i < names.size(); ++i) (*rcs)[i] = batch.rc(i);
