@@ -179,6 +179,22 @@ int Run(const ServerConfig& config) {
                 << "\n";
       return 1;
     }
+    // The pool's own key check: every instance over one pool must seal with one server key, or
+    // each would answer 500 for the others' backups. The first instance to start records
+    // KeyCheck(key) in the pool; one with another key refuses to start (the local KEYCHECK beside
+    // a fresh data-dir cannot tell).
+    const std::string check = storage::SealedStore::KeyCheck(*key);
+    auto pool_check = (*rados)->GetOrCreateValue("keycheck", check);
+    if (!pool_check.ok()) {
+      std::cerr << "safe-server: storage: cannot read the RADOS pool's key check: "
+                << pool_check.status().ToString() << "\n";
+      return 1;
+    }
+    if (*pool_check != check) {
+      std::cerr << "safe-server: key-file: the RADOS pool (rados-pool) was sealed with another "
+                   "server key (its keycheck differs): refusing to start\n";
+      return 2;
+    }
     engine = std::move(rados.value());
 #else
     std::cerr << "safe-server: storage: this build has no RADOS support (build it with Debian's "

@@ -42,25 +42,35 @@ std::mt19937_64 SeededRng() {
   return std::mt19937_64(seed);
 }
 
+// The server key of every instance over the test pool. A test value, not a secret: the first
+// instance records the key's check value in the pool (meta-keycheck), and an instance with
+// another key refuses to start, so every test over the shared pool uses this one.
+constexpr char kPoolKeyHex[] = "5afe5e7e5afe5e7e00112233445566778899aabbccddeeff0011223344556677";
+
 // Servers over the test pool that share one server key (as a provider's instances must).
 class RadosServersTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    key_file_ = key_dir_.path() + "/server.key";
-    std::mt19937_64 rng = SeededRng();
-    std::string hex;
-    for (int i = 0; i < 4; ++i) {
-      char part[17];
-      std::snprintf(part, sizeof(part), "%016llx", static_cast<unsigned long long>(rng()));
-      hex += part;
-    }
-    ASSERT_TRUE(WriteFile(key_file_, hex + "\n"));
-    ASSERT_EQ(chmod(key_file_.c_str(), 0600), 0);
+    key_file_ = WriteKeyFile("server.key", kPoolKeyHex);
+    ASSERT_FALSE(key_file_.empty());
+  }
+
+  // A 0600 key file under key_dir_ holding `hex`; empty on failure.
+  std::string WriteKeyFile(const std::string& name, const std::string& hex) {
+    const std::string path = key_dir_.path() + "/" + name;
+    if (!WriteFile(path, hex + "\n") || chmod(path.c_str(), 0600) != 0) return "";
+    return path;
+  }
+
+  std::vector<std::string> RadosArgs() const {
+    return {"--storage",    "rados",     "--rados-conf", RadosConf(),
+            "--rados-pool", RadosPool(), "--rados-user", "admin"};
   }
 
   std::unique_ptr<ServerProcess> StartInstance() {
-    return ServerProcess::Start({"--storage", "rados", "--rados-conf", RadosConf(), "--rados-pool",
-                                 RadosPool(), "--rados-user", "admin", "--key-file", key_file_});
+    std::vector<std::string> args = RadosArgs();
+    args.insert(args.end(), {"--key-file", key_file_});
+    return ServerProcess::Start(args);
   }
 
   static std::string Url(const ServerProcess& server, const std::string& id) {
@@ -101,6 +111,48 @@ TEST_F(RadosServersTest, ABackupWrittenThroughOneInstanceIsReadThroughAnother) {
   EXPECT_TRUE(got.body == second) << "instance A read " << got.body.size() << " bytes";
   EXPECT_EQ(Perform(client, "DELETE", Url(*a, id)).status, 204);
   EXPECT_EQ(Perform(client, "GET", Url(*b, id)).status, 404);
+}
+
+// Instances with different keys over one pool would each read the other's backups as Corruption
+// (500): the pool's key check refuses the second key at start, before it serves anything.
+TEST_F(RadosServersTest, AnInstanceWithAnotherServerKeyRefusesToStart) {
+  auto a = StartInstance();  // records the pool's key check, unless an earlier test did
+  ASSERT_NE(a, nullptr);
+  auto rng = SeededRng();
+  CurlClient client;
+  const std::string id = RandomBackupId(rng);
+  const std::string blob = RandomBytes(70000, rng);
+  ASSERT_EQ(Perform(client, "PUT", Url(*a, id), blob).status, 201);
+
+  const std::string other_hex(64, 'e');
+  const std::string other_key = WriteKeyFile("other.key", other_hex);
+  ASSERT_FALSE(other_key.empty());
+  TempDir other_data;  // a fresh data-dir: its local KEYCHECK cannot tell
+  // Under timeout(1): a server that wrongly starts fails the test (124) instead of hanging it.
+  std::vector<std::string> argv = {"timeout", "60", std::string(SAFE_BIN_DIR) + "/safe-server"};
+  argv.insert(argv.end(), {"--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--data-dir",
+                           other_data.path() + "/data", "--key-file", other_key});
+  const std::vector<std::string> rados = RadosArgs();
+  argv.insert(argv.end(), rados.begin(), rados.end());
+  std::string out, err;
+  EXPECT_EQ(RunCommand(argv, "", &out, &err), 2) << err;
+  EXPECT_EQ(err,
+            "safe-server: key-file: the RADOS pool (rados-pool) was sealed with another server key "
+            "(its keycheck differs): refusing to start\n");
+  EXPECT_EQ(err.find(other_hex), std::string::npos);
+  EXPECT_EQ(out, "");
+
+  // Nothing of the pool changed: the backup reads back through the first instance and through a
+  // new one with the right key.
+  CurlResponse got = Perform(client, "GET", Url(*a, id));
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.body == blob);
+  auto b = StartInstance();
+  ASSERT_NE(b, nullptr);
+  got = Perform(client, "GET", Url(*b, id));
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.body == blob);
+  EXPECT_EQ(Perform(client, "DELETE", Url(*b, id)).status, 204);
 }
 
 TEST_F(RadosServersTest, ConcurrentPutsOfOneIdThroughTwoInstancesLeaveOneWholeBlob) {
