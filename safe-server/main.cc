@@ -248,6 +248,9 @@ int Run(const ServerConfig& config) {
         f.bytes = stats->bytes;
         f.pending_compaction_bytes = stats->pending_compaction_bytes;
         f.wal_bytes = stats->wal_bytes;
+        f.blob_file_bytes = stats->blob_file_bytes;
+        f.blob_garbage_bytes = stats->blob_garbage_bytes;
+        f.blob_collections_total = stats->blob_collections;
       }
       f.ok = true;
       sweeper.Figures(&f, /*with_totals=*/rocks == nullptr);

@@ -134,12 +134,22 @@ std::string Metrics::Render() const {
         {"safe_rocksdb_pending_compaction_bytes", "RocksDB's estimate of bytes left to compact.",
          f.pending_compaction_bytes},
         {"safe_rocksdb_wal_bytes", "Size of RocksDB's live write-ahead log files.", f.wal_bytes},
+        {"safe_rocksdb_blob_file_bytes", "Size of RocksDB's live blob files.", f.blob_file_bytes},
+        {"safe_rocksdb_blob_garbage_bytes",
+         "Replaced or deleted blobs still in the live blob files (as accounted by compactions).",
+         f.blob_garbage_bytes},
     };
     for (const Gauge& g : gauges) {
       AppendLine(&out, "# HELP %s %s", g.name, g.help);
       AppendLine(&out, "# TYPE %s gauge", g.name);
       AppendLine(&out, "%s %llu", g.name, static_cast<unsigned long long>(g.value));
     }
+    AppendLine(&out,
+               "# HELP safe_rocksdb_blob_collections_total Blob garbage collections run since "
+               "start.");
+    AppendLine(&out, "# TYPE safe_rocksdb_blob_collections_total counter");
+    AppendLine(&out, "safe_rocksdb_blob_collections_total %llu",
+               static_cast<unsigned long long>(f.blob_collections_total));
     AppendLine(&out, "# HELP safe_backups_expired_total Backups deleted by the retention sweep.");
     AppendLine(&out, "# TYPE safe_backups_expired_total counter");
     AppendLine(&out, "safe_backups_expired_total %llu",

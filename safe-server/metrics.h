@@ -27,6 +27,9 @@ struct StoreFigures {
   uint64_t bytes = 0;
   uint64_t pending_compaction_bytes = 0;
   uint64_t wal_bytes = 0;
+  uint64_t blob_file_bytes = 0;
+  uint64_t blob_garbage_bytes = 0;
+  uint64_t blob_collections_total = 0;
   // From the last retention sweep.
   uint64_t expiring_within_7_days = 0;
   uint64_t expiring_within_30_days = 0;

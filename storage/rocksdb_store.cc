@@ -1,17 +1,20 @@
 #include "storage/rocksdb_store.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdarg>
 #include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <shared_mutex>
 #include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -145,6 +148,39 @@ class ManualRecovery final : public rocksdb::EventListener {
   }
 };
 
+// Wakes the blob collector of a writable store (RocksDbStore::Impl::RunCollector). Garbage is
+// accounted when a compaction drops the references to replaced blobs, and flushes lead to
+// compactions, so both wake it; it then only reads two properties unless there is work.
+struct CollectorSignal {
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool poked = false;     // GUARDED_BY(mutex)
+  bool stopping = false;  // GUARDED_BY(mutex)
+
+  void Poke() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      poked = true;
+    }
+    wake.notify_one();
+  }
+};
+
+class CollectorWakeup final : public rocksdb::EventListener {
+ public:
+  explicit CollectorWakeup(std::shared_ptr<CollectorSignal> signal) : signal_(std::move(signal)) {}
+  void OnFlushCompleted(rocksdb::DB* /*db*/, const rocksdb::FlushJobInfo& /*info*/) override {
+    signal_->Poke();
+  }
+  void OnCompactionCompleted(rocksdb::DB* /*db*/,
+                             const rocksdb::CompactionJobInfo& /*info*/) override {
+    signal_->Poke();
+  }
+
+ private:
+  std::shared_ptr<CollectorSignal> signal_;
+};
+
 // The options of the database, the same for every way of opening it.
 struct DbConfig {
   rocksdb::DBOptions db_options;
@@ -190,10 +226,10 @@ DbConfig MakeDbConfig(const RocksDbOptions& options) {
   blobs_options.min_blob_size = options.min_blob_size;
   blobs_options.blob_file_size = kBlobFileBytes;
   blobs_options.blob_compression_type = rocksdb::kNoCompression;
-  // Every re-upload leaves the old blob behind as garbage: collect it during compaction, and
-  // force compactions of old blob files once half of them is garbage.
-  blobs_options.enable_blob_garbage_collection = true;
-  blobs_options.blob_garbage_collection_force_threshold = 0.5;
+  // Every re-upload leaves the old blob behind as garbage. RocksDB's GC during compaction would
+  // relocate the live blobs of the oldest blob files on every compaction: the store's collector
+  // thread collects instead, when the garbage is worth it (see "Blob garbage" in the header).
+  blobs_options.enable_blob_garbage_collection = false;
 
   config.families = {
       {rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions()},
@@ -223,6 +259,80 @@ struct RocksDbStore::Impl {
   bool metadata_only = false;  // a secondary instance: no blob reads (see ReadOnlyMode)
   bool verify_blob_checksums = true;
   std::string secondary_dir;  // the secondary instance's log directory; removed by Close()
+
+  // The blob collector (writable stores with blob_garbage_ratio > 0): a thread waiting on
+  // collector_signal. StopCollector() (Close) cancels a collection in progress and joins it
+  // before the database closes.
+  std::shared_ptr<CollectorSignal> collector_signal;
+  std::thread collector;  // GUARDED_BY(collector_mutex) for join
+  std::mutex collector_mutex;
+  std::atomic<bool> collector_cancel{false};
+  std::atomic<uint64_t> collections{0};
+  double garbage_ratio = 0;
+  uint64_t garbage_min_bytes = 0;
+
+  void StartCollector() {
+    collector = std::thread([this] {
+      pthread_setname_np(pthread_self(), "safe-blob-gc");
+      RunCollector();
+    });
+    collector_signal->Poke();  // a database may open with garbage from before
+  }
+
+  void RunCollector() {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(collector_signal->mutex);
+        collector_signal->wake.wait(
+            lock, [this] { return collector_signal->poked || collector_signal->stopping; });
+        if (collector_signal->stopping) return;
+        collector_signal->poked = false;
+      }
+      CollectIfDue();
+    }
+  }
+
+  // One forced collection when the blobs family's garbage has reached its threshold. Errors are
+  // not fatal: the next wake-up tries again; a full disk makes the next write resume the DB.
+  void CollectIfDue() {
+    std::shared_lock<std::shared_mutex> lifetime(lifetime_mutex);
+    if (!db) return;
+    uint64_t file_bytes = 0;
+    uint64_t garbage = 0;
+    if (!db->GetIntProperty(blobs, rocksdb::DB::Properties::kLiveBlobFileSize, &file_bytes) ||
+        !db->GetIntProperty(blobs, rocksdb::DB::Properties::kLiveBlobFileGarbageSize, &garbage)) {
+      return;
+    }
+    if (garbage == 0 || garbage < garbage_min_bytes ||
+        static_cast<double>(garbage) < garbage_ratio * static_cast<double>(file_bytes)) {
+      return;
+    }
+    rocksdb::CompactRangeOptions options;
+    // Rewrite the key files even at the bottom level: that is where the references are.
+    options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
+    options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
+    options.blob_garbage_collection_age_cutoff = 1.0;  // every blob file
+    options.canceled = &collector_cancel;
+    rocksdb::Status s = db->CompactRange(options, blobs, nullptr, nullptr);
+    if (s.ok()) {
+      collections.fetch_add(1);
+    } else if (FromRocks(s, "collecting blob garbage").IsNoSpace()) {
+      resume_needed.store(true);
+    }
+  }
+
+  // Idempotent; safe to call concurrently.
+  void StopCollector() {
+    std::lock_guard<std::mutex> lock(collector_mutex);
+    if (!collector.joinable()) return;
+    collector_cancel.store(true);
+    {
+      std::lock_guard<std::mutex> signal_lock(collector_signal->mutex);
+      collector_signal->stopping = true;
+    }
+    collector_signal->wake.notify_one();
+    collector.join();
+  }
 
   std::mutex& StripeFor(const BackupId& key) {
     return stripes[std::hash<std::string_view>{}(key.AsStringView()) % kStripes];
@@ -290,6 +400,9 @@ RocksDbStore::~RocksDbStore() { Close().IgnoreError(); }
 
 Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& options) {
   if (options.path.empty()) return Status::InvalidArgument("the store path is empty");
+  if (!(options.blob_garbage_ratio >= 0 && options.blob_garbage_ratio < 1)) {
+    return Status::InvalidArgument("blob_garbage_ratio must be at least 0 and less than 1");
+  }
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path path(options.path);
@@ -306,6 +419,14 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& o
   DbConfig config = MakeDbConfig(options);
   auto impl = std::make_unique<Impl>();
   impl->verify_blob_checksums = options.verify_blob_checksums;
+  const bool collect = options.enable_blob_files && options.blob_garbage_ratio > 0;
+  if (collect) {
+    impl->collector_signal = std::make_shared<CollectorSignal>();
+    impl->garbage_ratio = options.blob_garbage_ratio;
+    impl->garbage_min_bytes = options.blob_garbage_min_bytes;
+    config.db_options.listeners.push_back(
+        std::make_shared<CollectorWakeup>(impl->collector_signal));
+  }
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(config.db_options, options.path, config.families, &impl->handles, &raw_db);
@@ -319,7 +440,9 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& o
     return FromRocks(s, "cannot open the store at " + options.path);
   }
   impl->db.reset(raw_db);
-  return FinishOpen(std::move(impl));
+  Result<std::unique_ptr<RocksDbStore>> store = FinishOpen(std::move(impl));
+  if (store.ok() && collect) (*store)->impl_->StartCollector();
+  return store;
 }
 
 Result<std::unique_ptr<RocksDbStore>> RocksDbStore::OpenReadOnly(const RocksDbOptions& options,
@@ -385,6 +508,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::FinishOpen(std::unique_ptr<I
 }
 
 Status RocksDbStore::Close() {
+  // First the collector: it holds the lifetime lock (shared) while it collects.
+  impl_->StopCollector();
   std::unique_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return Status::OK();
   rocksdb::CancelAllBackgroundWork(impl_->db.get(), /*wait=*/true);
@@ -570,6 +695,11 @@ Result<StoreStats> RocksDbStore::Stats() {
       stats.pending_compaction_bytes += pending;
     }
   }
+  impl_->db->GetIntProperty(impl_->blobs, rocksdb::DB::Properties::kLiveBlobFileSize,
+                            &stats.blob_file_bytes);
+  impl_->db->GetIntProperty(impl_->blobs, rocksdb::DB::Properties::kLiveBlobFileGarbageSize,
+                            &stats.blob_garbage_bytes);
+  stats.blob_collections = impl_->collections.load();
   rocksdb::VectorLogPtr wal_files;
   Status listed = FromRocks(impl_->db->GetSortedWalFiles(wal_files), "listing the WAL files");
   if (!listed.ok()) return listed;

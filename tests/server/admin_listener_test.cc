@@ -59,6 +59,8 @@ TEST_F(AdminListenerTest, MetricsCountRequestsAndPassPromtool) {
       text.find("safe_http_request_duration_seconds_count{route=\"backup\",method=\"PUT\"} 1"),
       std::string::npos);
   EXPECT_NE(text.find("safe_backups_expiring_30d 0\n"), std::string::npos);
+  EXPECT_NE(text.find("safe_rocksdb_blob_garbage_bytes 0\n"), std::string::npos);
+  EXPECT_NE(text.find("safe_rocksdb_blob_collections_total 0\n"), std::string::npos);
   // Aggregates only: no backup id, no address.
   EXPECT_EQ(text.find(id), std::string::npos);
   EXPECT_EQ(text.find("127.0.0.1"), std::string::npos);

@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -270,6 +272,104 @@ TEST_F(RocksDbStoreTest, StatsCountBackupsAndBytesExactlyAcrossReopen) {
   ASSERT_TRUE(stats.ok()) << stats.status().ToString();
   EXPECT_EQ(stats->backups, 1u);
   EXPECT_EQ(stats->bytes, 7u);
+}
+
+// Re-uploads leave the replaced blobs in their blob files. A blob file whose blobs were all
+// replaced goes by itself; the store's collector relocates the live blobs once the garbage in the
+// remaining files reaches blob_garbage_ratio of them, and nothing is lost.
+TEST_F(RocksDbStoreTest, BlobGarbageIsCollectedOnceItReachesTheRatio) {
+  RocksDbOptions options = Options();
+  options.write_buffer_bytes = 256 << 10;  // flushes and compactions every few puts
+  options.blob_garbage_ratio = 0.3;
+  options.blob_garbage_min_bytes = 0;
+  constexpr int kKeys = 32;
+  constexpr int kRounds = 4;
+  constexpr size_t kSize = 32 << 10;
+  // Round 0 writes every key; later rounds all but every fourth, so round 0's blob files end
+  // up three quarters garbage (about 0.75 MiB of 1.75 MiB: 43 %) and cannot go as a whole.
+  auto replaced = [](int i) { return i % 4 != 0; };
+  auto last_seed = [&](int i) { return replaced(i) ? (kRounds - 1) * 1000 + i : i; };
+  {
+    auto opened = RocksDbStore::Open(options);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    RocksDbStore& store = **opened;
+    for (int round = 0; round < kRounds; ++round) {
+      for (int i = 0; i < kKeys; ++i) {
+        if (round > 0 && !replaced(i)) continue;
+        ASSERT_TRUE(store.Put(KeyFor(i), BlobFor(round * 1000 + i, kSize), Day(round)).ok());
+      }
+    }
+    // The collector must run, and keep the garbage under the ratio (it may run while the puts
+    // go on, and a compaction may account new garbage before it runs again). Bounded wait.
+    StoreStats stats;
+    auto settled = [&] {
+      return stats.blob_collections >= 1 &&
+             stats.blob_garbage_bytes * 10 < stats.blob_file_bytes * 3;
+    };
+    for (int wait = 0; wait < 3000; ++wait) {
+      auto now = store.Stats();
+      ASSERT_TRUE(now.ok()) << now.status().ToString();
+      stats = *now;
+      if (settled()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(settled()) << "within 60 s: " << stats.blob_collections << " collections, garbage "
+                           << stats.blob_garbage_bytes << " of " << stats.blob_file_bytes;
+    for (int i = 0; i < kKeys; ++i) {
+      auto got = store.Get(KeyFor(i));
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      EXPECT_TRUE(got->blob == BlobFor(last_seed(i), kSize)) << i;
+      EXPECT_EQ(got->info.upload_day, Day(replaced(i) ? kRounds - 1 : 0));
+    }
+    ASSERT_TRUE(store.Close().ok());
+  }
+  auto reopened = RocksDbStore::Open(options);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  for (int i = 0; i < kKeys; ++i) {
+    auto got = (*reopened)->Get(KeyFor(i));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(got->blob == BlobFor(last_seed(i), kSize)) << i;
+  }
+}
+
+// Below blob_garbage_min_bytes (or with the ratio 0) nothing is collected, and reads are the same.
+TEST_F(RocksDbStoreTest, BlobGarbageBelowTheMinimumIsLeftAlone) {
+  RocksDbOptions options = Options();
+  options.write_buffer_bytes = 256 << 10;
+  options.blob_garbage_min_bytes = uint64_t{1} << 40;
+  auto opened = RocksDbStore::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 32; ++i) {
+      if (round > 0 && i % 4 == 0) continue;
+      ASSERT_TRUE((*opened)->Put(KeyFor(i), BlobFor(round * 1000 + i, 32 << 10), Day(round)).ok());
+    }
+  }
+  for (int i = 0; i < 32; ++i) {
+    auto got = (*opened)->Get(KeyFor(i));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(got->blob == BlobFor(i % 4 == 0 ? i : 3000 + i, 32 << 10)) << i;
+  }
+  ASSERT_TRUE((*opened)->Close().ok());  // joins the collector: no collection can be running
+  RocksDbOptions off = options;
+  off.blob_garbage_ratio = 0;
+  auto reopened = RocksDbStore::Open(off);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  auto stats = (*reopened)->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->blob_collections, 0u);
+  EXPECT_EQ(stats->backups, 32u);
+}
+
+TEST_F(RocksDbStoreTest, BlobGarbageRatioOutsideZeroToOneIsInvalid) {
+  for (double ratio : {-0.1, 1.0, 2.0, std::nan("")}) {
+    RocksDbOptions options = Options();
+    options.blob_garbage_ratio = ratio;
+    auto store = RocksDbStore::Open(options);
+    ASSERT_FALSE(store.ok()) << ratio;
+    EXPECT_TRUE(store.status().IsInvalidArgument()) << store.status().ToString();
+    EXPECT_FALSE(std::filesystem::exists(options.path)) << "nothing is created for a bad option";
+  }
 }
 
 TEST_F(RocksDbStoreTest, IntPropertyRefusesUnknownNames) {
