@@ -217,6 +217,7 @@ struct RawValues {
   std::string body_timeout;
   std::string idle_timeout;
   std::string max_connections;
+  std::string max_header_bytes;
   std::string sweep_interval;
   std::string key_file;
   std::string guess_burst;
@@ -257,6 +258,7 @@ RawValues DefaultsAsText() {
   raw.body_timeout = std::to_string(d.body_timeout.count());
   raw.idle_timeout = std::to_string(d.idle_timeout.count());
   raw.max_connections = std::to_string(d.max_connections);
+  raw.max_header_bytes = std::to_string(d.max_header_bytes);
   raw.sweep_interval = std::to_string(d.sweep_interval.count());
   raw.key_file = d.key_file;
   raw.guess_burst = std::to_string(d.guess_burst);
@@ -358,6 +360,8 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->idle_timeout = std::chrono::seconds(n);
   if (auto e = ParseRange("max-connections", raw.max_connections, 1, 1000000, &n)) return e;
   config->max_connections = static_cast<uint32_t>(n);
+  if (auto e = ParseRange("max-header-bytes", raw.max_header_bytes, 1024, 1 << 20, &n)) return e;
+  config->max_header_bytes = static_cast<uint32_t>(n);
   if (auto e = ParseRange("sweep-interval", raw.sweep_interval, 60, 86400, &n)) return e;
   config->sweep_interval = std::chrono::seconds(n);
   config->key_file = raw.key_file;
@@ -519,6 +523,8 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
   add("idle-timeout", &raw.idle_timeout, "SECONDS",
       "Close an idle keep-alive connection after this (1 to 3600)");
   add("max-connections", &raw.max_connections, "N", "Most connections open at once (1 to 1000000)");
+  add("max-header-bytes", &raw.max_header_bytes, "BYTES",
+      "Most bytes of a request line and headers; more is answered 431 (1024 to 1048576)");
   add("sweep-interval", &raw.sweep_interval, "SECONDS",
       "How often expired backups are deleted (60 to 86400)");
   add("key-file", &raw.key_file, "PATH",

@@ -51,6 +51,8 @@ struct ServerConfig {
   std::chrono::seconds idle_timeout{60};
   // Most connections open at once; further ones are closed at once.
   uint32_t max_connections = 4096;
+  // Most bytes of a request line and its headers; more is answered 431.
+  uint32_t max_header_bytes = 16384;
   // How often the retention sweep runs.
   std::chrono::seconds sweep_interval{3600};
   // The server key (32 bytes) that seals stored backups. Empty: "<data-dir>.key", a file beside

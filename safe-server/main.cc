@@ -272,6 +272,7 @@ int Run(const ServerConfig& config) {
     http.limits.header_timeout = config.header_timeout;
     http.limits.body_timeout = config.body_timeout;
     http.limits.idle_timeout = config.idle_timeout;
+    http.limits.max_header_bytes = config.max_header_bytes;
     http.limits.write_timeout = config.body_timeout;
     // A client may send its next request as soon as it has read an answer, which can be before
     // this side has seen its write complete: a whole request must fit in the pipeline buffer.

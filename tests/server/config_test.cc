@@ -33,6 +33,7 @@ const std::vector<std::string> kAllKeys = {
     "body-timeout",
     "idle-timeout",
     "max-connections",
+    "max-header-bytes",
     "sweep-interval",
     "key-file",
     "guess-burst",
@@ -88,6 +89,7 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.body_timeout, b.body_timeout);
   EXPECT_EQ(a.idle_timeout, b.idle_timeout);
   EXPECT_EQ(a.max_connections, b.max_connections);
+  EXPECT_EQ(a.max_header_bytes, b.max_header_bytes);
   EXPECT_EQ(a.sweep_interval, b.sweep_interval);
   EXPECT_EQ(a.key_file, b.key_file);
   EXPECT_EQ(a.guess_burst, b.guess_burst);
@@ -195,6 +197,7 @@ TEST_F(ConfigTest, ReadsEveryKeyFromTheFile) {
                                    "body-timeout = 20\n"
                                    "idle-timeout = 30\n"
                                    "max-connections = 100\n"
+                                   "max-header-bytes = 4096\n"
                                    "sweep-interval = 600\n");
   Outcome outcome = Parse({"--config", conf});
   ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
@@ -214,6 +217,7 @@ TEST_F(ConfigTest, ReadsEveryKeyFromTheFile) {
   EXPECT_EQ(c.body_timeout, std::chrono::seconds(20));
   EXPECT_EQ(c.idle_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c.max_connections, 100u);
+  EXPECT_EQ(c.max_header_bytes, 4096u);
   EXPECT_EQ(c.sweep_interval, std::chrono::seconds(600));
 }
 
@@ -335,6 +339,33 @@ TEST_F(ConfigTest, RefusesEveryBadValueWithOneLineNamingTheKey) {
       {{"--idle-timeout", "3601"}, "idle-timeout"},
       {{"--max-connections", "0"}, "max-connections"},
       {{"--max-connections", "1000001"}, "max-connections"},
+      {{"--max-header-bytes", "1023"}, "max-header-bytes"},
+      {{"--max-header-bytes", "1048577"}, "max-header-bytes"},
+      {{"--max-header-bytes", "16k"}, "max-header-bytes"},
+      // Budgets, prefixes, proxies, switches, engine sizes.
+      {{"--guess-burst", "-1"}, "guess-burst"},
+      {{"--guess-burst", "1000001"}, "guess-burst"},
+      {{"--guess-refill-per-day", "100000001"}, "guess-refill-per-day"},
+      {{"--guess-refill-per-day", "ten"}, "guess-refill-per-day"},
+      {{"--request-burst", "10"}, "request-rate"},
+      {{"--request-rate", "10"}, "request-burst"},
+      {{"--request-burst", "1000001", "--request-rate", "1"}, "request-burst"},
+      {{"--request-burst", "1", "--request-rate", "1000001"}, "request-rate"},
+      {{"--throttle-ipv4-prefix", "0"}, "throttle-ipv4-prefix"},
+      {{"--throttle-ipv4-prefix", "33"}, "throttle-ipv4-prefix"},
+      {{"--throttle-ipv6-prefix", "0"}, "throttle-ipv6-prefix"},
+      {{"--throttle-ipv6-prefix", "129"}, "throttle-ipv6-prefix"},
+      {{"--trusted-proxies", "10.0.0.0/33"}, "trusted-proxies"},
+      {{"--trusted-proxies", "proxy.example"}, "trusted-proxies"},
+      {{"--trusted-proxies", "10.0.0.1,junk"}, "trusted-proxies"},
+      {{"--access-log", "maybe"}, "access-log"},
+      {{"--log-addresses", "2"}, "log-addresses"},
+      {{"--block-cache-bytes", "1048575"}, "block-cache-bytes"},
+      {{"--write-buffer-bytes", "1048575"}, "write-buffer-bytes"},
+      {{"--write-buffer-bytes", "4294967297"}, "write-buffer-bytes"},
+      {{"--storage", "leveldb"}, "storage"},
+      {{"--storage", "rados"}, "rados-conf"},
+      {{"--admin-listen", "127.0.0.1"}, "admin-listen"},
       {{"--sweep-interval", "59"}, "sweep-interval"},
       {{"--sweep-interval", "86401"}, "sweep-interval"},
       // Listen forms.
