@@ -772,6 +772,131 @@ TEST(ServerE2eTest, SlowBodyIsAnswered408AndStoresNothing) {
   EXPECT_TRUE(Answers(client, Request("GET", BackupUrl(*server, id)), 404));
 }
 
+constexpr char kRawGetConfig[] = "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+// Sends GET /config on conn and reads the answer, waiting at most kReadTimeout. nullopt when none
+// came; conn.closed_by_peer() then tells whether the server closed the connection.
+std::optional<RawResponse> GetConfigOn(RawConnection& conn) {
+  if (!conn.Send(kRawGetConfig)) {
+    // The server closed the connection before the request went out: take in that close.
+    conn.ReadUntilClosed(kReadTimeout);
+    return std::nullopt;
+  }
+  return conn.ReadResponse(kReadTimeout);
+}
+
+// GET /config on conn answers 200 and leaves the connection open.
+::testing::AssertionResult ServesConfig(RawConnection& conn) {
+  std::optional<RawResponse> r = GetConfigOn(conn);
+  if (!r.has_value()) {
+    return ::testing::AssertionFailure()
+           << "GET /config: no answer, "
+           << (conn.closed_by_peer() ? "the server closed the connection" : "none within 20 s")
+           << "; received: " << conn.received();
+  }
+  if (r->status != 200) return ::testing::AssertionFailure() << "GET /config: " << r->status;
+  if (conn.closed_by_peer()) {
+    return ::testing::AssertionFailure() << "GET /config: the server closed the connection";
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// A connection beyond max-connections is accepted and at once shut (shutdown(2), the client reads
+// end of stream): its request is never parsed and gets no answer, not even an error status. The
+// connections within the limit are untouched, and a slot freed by a close is used again.
+TEST(ServerE2eTest, ConnectionBeyondMaxConnectionsIsClosedAtOnce) {
+  constexpr int kMax = 4;
+  // Timeouts far beyond the test's length: no connection is closed for them, so every close seen
+  // here is the limit's.
+  auto server = StartServer({"--max-connections", std::to_string(kMax), "--header-timeout", "300",
+                             "--idle-timeout", "300"});
+  ASSERT_NE(server, nullptr);
+
+  // kMax connections, each with one request answered: all established and counted by the server.
+  std::vector<std::unique_ptr<RawConnection>> held;
+  for (int i = 0; i < kMax; ++i) {
+    held.push_back(RawConnection::Connect(server->port()));
+    ASSERT_NE(held.back(), nullptr) << "connection " << i;
+    ASSERT_TRUE(ServesConfig(*held.back())) << "connection " << i;
+  }
+
+  // One more: connect succeeds (the kernel completes the TCP handshake), then the server closes
+  // the connection without answering its request.
+  auto extra = RawConnection::Connect(server->port());
+  ASSERT_NE(extra, nullptr);
+  std::optional<RawResponse> refused = GetConfigOn(*extra);
+  ASSERT_FALSE(refused.has_value())
+      << "the connection beyond the limit was served: " << extra->received();
+  EXPECT_TRUE(extra->closed_by_peer())
+      << "the connection beyond the limit was neither answered nor closed within 20 s";
+  EXPECT_EQ(extra->received(), "");
+
+  // The connections within the limit still serve requests.
+  for (int i = 0; i < kMax; ++i) EXPECT_TRUE(ServesConfig(*held[i])) << "connection " << i;
+
+  // Closing one frees its slot once the server has seen the close, which it learns
+  // asynchronously: try new connections (each refused one is closed at once) until one is
+  // served, for at most 20 s.
+  held.erase(held.begin());
+  const auto deadline = std::chrono::steady_clock::now() + kReadTimeout;
+  int refused_after_close = 0;
+  while (true) {
+    auto conn = RawConnection::Connect(server->port());
+    ASSERT_NE(conn, nullptr);
+    std::optional<RawResponse> r = GetConfigOn(*conn);
+    if (r.has_value()) {
+      ASSERT_EQ(r->status, 200) << conn->received();
+      held.push_back(std::move(conn));
+      break;
+    }
+    ASSERT_TRUE(conn->closed_by_peer()) << "a new connection was neither answered nor closed";
+    ++refused_after_close;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "no new connection was served within 20 s of closing one (" << refused_after_close
+        << " refused)";
+    std::this_thread::sleep_for(10ms);  // a short pause between attempts
+  }
+  std::printf("new connections refused before the freed slot was seen: %d\n", refused_after_close);
+
+  // The limit holds again with the new connection counted in it.
+  auto another = RawConnection::Connect(server->port());
+  ASSERT_NE(another, nullptr);
+  EXPECT_FALSE(GetConfigOn(*another).has_value())
+      << "a connection beyond the limit was served after the slot was reused: "
+      << another->received();
+  EXPECT_TRUE(another->closed_by_peer())
+      << "a connection beyond the limit was neither answered nor closed within 20 s";
+  for (auto& conn : held) EXPECT_TRUE(ServesConfig(*conn));
+}
+
+// --max-header-bytes bounds the request line and headers: a request just under it is served, one
+// over it is answered 431 and the connection closed.
+TEST(ServerE2eTest, MaxHeaderBytesIsHonoured) {
+  auto server = StartServer({"--max-header-bytes", "2048"});
+  ASSERT_NE(server, nullptr);
+  auto request_with_header_of = [](size_t bytes) {
+    std::string request = "GET /config HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: ";
+    const size_t fixed = request.size() + 4;  // and the closing "\r\n\r\n"
+    request.append(bytes > fixed ? bytes - fixed : 0, 'a');
+    return request + "\r\n\r\n";
+  };
+  auto small = RawConnection::Connect(server->port());
+  ASSERT_NE(small, nullptr);
+  ASSERT_TRUE(small->Send(request_with_header_of(1900)));
+  std::optional<RawResponse> ok = small->ReadResponse(kReadTimeout);
+  ASSERT_TRUE(ok.has_value()) << small->received();
+  EXPECT_EQ(ok->status, 200);
+
+  auto large = RawConnection::Connect(server->port());
+  ASSERT_NE(large, nullptr);
+  ASSERT_TRUE(large->Send(request_with_header_of(3000)));
+  std::optional<RawResponse> refused = large->ReadResponse(kReadTimeout);
+  ASSERT_TRUE(refused.has_value()) << large->received();
+  EXPECT_EQ(refused->status, 431);
+  EXPECT_TRUE(large->ReadUntilClosed(kReadTimeout));
+  EXPECT_TRUE(ServesConfig(*small));  // the other connection is unaffected
+}
+
 // ---- 7. Crash: acknowledged puts survive kill -9 ----
 
 TEST(ServerE2eTest, AcknowledgedPutsSurviveKill9) {
