@@ -218,6 +218,7 @@ struct RawValues {
   std::string idle_timeout;
   std::string max_connections;
   std::string max_header_bytes;
+  std::string max_body_memory;
   std::string sweep_interval;
   std::string key_file;
   std::string guess_burst;
@@ -259,6 +260,7 @@ RawValues DefaultsAsText() {
   raw.idle_timeout = std::to_string(d.idle_timeout.count());
   raw.max_connections = std::to_string(d.max_connections);
   raw.max_header_bytes = std::to_string(d.max_header_bytes);
+  raw.max_body_memory = std::to_string(d.max_body_memory);
   raw.sweep_interval = std::to_string(d.sweep_interval.count());
   raw.key_file = d.key_file;
   raw.guess_burst = std::to_string(d.guess_burst);
@@ -362,6 +364,13 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->max_connections = static_cast<uint32_t>(n);
   if (auto e = ParseRange("max-header-bytes", raw.max_header_bytes, 1024, 1 << 20, &n)) return e;
   config->max_header_bytes = static_cast<uint32_t>(n);
+  if (auto e = ParseRange("max-body-memory", raw.max_body_memory, 1, 1ull << 40, &n)) return e;
+  if (n < config->max_backup_bytes) {
+    return KeyError{"max-body-memory", "must be at least max-backup-bytes (" +
+                                           std::to_string(config->max_backup_bytes) + "), got " +
+                                           std::to_string(n)};
+  }
+  config->max_body_memory = n;
   if (auto e = ParseRange("sweep-interval", raw.sweep_interval, 60, 86400, &n)) return e;
   config->sweep_interval = std::chrono::seconds(n);
   config->key_file = raw.key_file;
@@ -525,6 +534,9 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
   add("max-connections", &raw.max_connections, "N", "Most connections open at once (1 to 1000000)");
   add("max-header-bytes", &raw.max_header_bytes, "BYTES",
       "Most bytes of a request line and headers; more is answered 431 (1024 to 1048576)");
+  add("max-body-memory", &raw.max_body_memory, "BYTES",
+      "Most bytes of request bodies in memory at once, all connections together; an upload "
+      "beyond it is answered 503 (max-backup-bytes to 1 TiB)");
   add("sweep-interval", &raw.sweep_interval, "SECONDS",
       "How often expired backups are deleted (60 to 86400)");
   add("key-file", &raw.key_file, "PATH",

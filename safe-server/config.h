@@ -53,6 +53,9 @@ struct ServerConfig {
   uint32_t max_connections = 4096;
   // Most bytes of a request line and its headers; more is answered 431.
   uint32_t max_header_bytes = 16384;
+  // Most bytes of request bodies held in memory by all connections together; an upload that
+  // does not fit is answered 503 with Retry-After. At least max_backup_bytes.
+  uint64_t max_body_memory = 256 << 20;
   // How often the retention sweep runs.
   std::chrono::seconds sweep_interval{3600};
   // The server key (32 bytes) that seals stored backups. Empty: "<data-dir>.key", a file beside

@@ -126,7 +126,42 @@ HttpConnection::HttpConnection(HttpApp& app, const HttpLimits& limits,
   deadline_ = now_() + limits_.header_timeout;
 }
 
-HttpConnection::~HttpConnection() = default;
+HttpConnection::~HttpConnection() { ReleaseBodyLocked(); }
+
+bool BodyBudget::TryReserve(uint64_t n) {
+  uint64_t used = used_.load();
+  do {
+    if (n > limit_ || used > limit_ - n) return false;
+  } while (!used_.compare_exchange_weak(used, used + n));
+  return true;
+}
+
+void BodyBudget::Release(uint64_t n) { used_.fetch_sub(n); }
+
+// Chunked bodies take the budget in steps of this, so that a body of many small chunks does not
+// touch the shared counter for each.
+constexpr uint64_t kBodyReserveStep = 64 * 1024;
+
+bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
+  if (limits_.body_budget == nullptr || bytes <= body_reserved_) return true;
+  const uint64_t more = bytes - body_reserved_;
+  if (!limits_.body_budget->TryReserve(more)) {
+    HttpResponse busy =
+        HttpResponse::Text(503, "too many uploads in progress on this server; try again later");
+    busy.headers.Add("Retry-After", "5");
+    refusal_ = std::move(busy);
+    return false;
+  }
+  body_reserved_ = bytes;
+  return true;
+}
+
+void HttpConnection::ReleaseBodyLocked() {
+  if (limits_.body_budget != nullptr && body_reserved_ > 0) {
+    limits_.body_budget->Release(body_reserved_);
+  }
+  body_reserved_ = 0;
+}
 
 void HttpConnection::ResetParserLocked() {
   http_parser_init(&parser_, HTTP_REQUEST);
@@ -202,6 +237,7 @@ std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t 
 
 void HttpConnection::QueueResponseLocked(HttpResponse response, bool head, bool close,
                                          Outbox& out) {
+  ReleaseBodyLocked();  // the app is done with the body (or it was refused)
   close = close || response.close || draining_;
   close_after_write_ = close;
   state_ = State::kWriting;
@@ -276,6 +312,7 @@ void HttpConnection::OnDisconnected() {
     state_ = State::kClosed;
     deadline_.reset();
     pending_.clear();
+    ReleaseBodyLocked();
   }
   io_->Closed();
 }
@@ -432,6 +469,7 @@ int HttpConnection::OnHeadersComplete(http_parser* p) {
     return -1;
   }
   c->max_body_ = decision.max_body_bytes;
+  if (has_length && !c->ReserveBodyLocked(p->content_length)) return -1;
   if (has_length) r.body.reserve(p->content_length);
   if (expect_continue && (chunked || p->content_length > 0)) {
     c->outbox_->writes.push_back({std::string(kContinue, sizeof kContinue - 1), false, {}});
@@ -444,6 +482,11 @@ int HttpConnection::OnBody(http_parser* p, const char* at, size_t len) {
   auto* c = static_cast<HttpConnection*>(p->data);
   if (c->request_.body.size() + len > c->max_body_) {
     c->refusal_ = HttpResponse::Text(413, "the body is larger than this server accepts");
+    return -1;
+  }
+  const uint64_t size = c->request_.body.size() + len;
+  if (size > c->body_reserved_ &&
+      !c->ReserveBodyLocked(std::min<uint64_t>(c->max_body_, size + kBodyReserveStep))) {
     return -1;
   }
   c->request_.body.append(at, len);

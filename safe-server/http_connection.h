@@ -28,7 +28,9 @@
 
 #include <http_parser.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -38,6 +40,28 @@
 #include "safe-server/http_message.h"
 
 namespace safe::server {
+
+// Bytes of request bodies held in memory by all connections of a server together. Each
+// connection buffers a whole body before the app sees it, so without a shared bound
+// max-connections x max-backup-bytes (4096 x 512 KiB = 2 GiB) could be held by clients that
+// merely start uploads. Thread-safe.
+class BodyBudget {
+ public:
+  explicit BodyBudget(uint64_t limit_bytes) : limit_(limit_bytes) {}
+  BodyBudget(const BodyBudget&) = delete;
+  BodyBudget& operator=(const BodyBudget&) = delete;
+
+  // Takes n bytes of the budget; false (nothing taken) when fewer than n are left.
+  bool TryReserve(uint64_t n);
+  // Gives back n bytes taken by TryReserve.
+  void Release(uint64_t n);
+  uint64_t used() const { return used_.load(); }
+  uint64_t limit() const { return limit_; }
+
+ private:
+  const uint64_t limit_;
+  std::atomic<uint64_t> used_{0};
+};
 
 struct HttpLimits {
   // Request line and header fields together, in bytes.
@@ -59,6 +83,11 @@ struct HttpLimits {
   std::chrono::milliseconds write_timeout{60000};
   // After we close our side, the peer has this long to close its own.
   std::chrono::milliseconds linger_timeout{5000};
+  // Shared by the server's connections; not owned; null: no bound. A request whose body does
+  // not fit (by its Content-Length, or as a chunked body grows) is answered 503 with
+  // Retry-After and the connection closed, before more of its body is read. A request holds its
+  // share from its headers until its answer is queued (or the connection ends).
+  BodyBudget* body_budget = nullptr;
 };
 
 // The transport under a connection.
@@ -142,6 +171,10 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   static int OnBody(http_parser* p, const char* at, size_t len);
   static int OnMessageComplete(http_parser* p);
   int CountHeaderBytes(size_t len);
+  // Grows body_reserved_ to at least `bytes`; false (and a 503 refusal set) when the budget has
+  // no room. ReleaseBodyLocked gives it all back.
+  bool ReserveBodyLocked(uint64_t bytes);
+  void ReleaseBodyLocked();
   void FinishHeaderField();
 
   HttpApp& app_;
@@ -166,6 +199,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool in_value_ = false;
   size_t header_bytes_ = 0;
   uint64_t max_body_ = 0;
+  uint64_t body_reserved_ = 0;  // taken from limits_.body_budget for request_'s body
   bool message_complete_ = false;
   bool keep_alive_ = false;
   std::optional<HttpResponse> refusal_;

@@ -264,7 +264,10 @@ int Run(const ServerConfig& config) {
     observers.log_addresses = config.log_addresses;
     SafeApp app(service, pool, (*auth)->Hooks(), &throttle, observers);
 
+    // Bodies held in memory by all connections together (outlives the server below).
+    BodyBudget body_budget(config.max_body_memory);
     HttpServerOptions http;
+    http.limits.body_budget = &body_budget;
     http.host = config.listen_host;
     http.port = config.listen_port;
     http.threads = config.threads;

@@ -34,6 +34,7 @@ const std::vector<std::string> kAllKeys = {
     "idle-timeout",
     "max-connections",
     "max-header-bytes",
+    "max-body-memory",
     "sweep-interval",
     "key-file",
     "guess-burst",
@@ -90,6 +91,7 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.idle_timeout, b.idle_timeout);
   EXPECT_EQ(a.max_connections, b.max_connections);
   EXPECT_EQ(a.max_header_bytes, b.max_header_bytes);
+  EXPECT_EQ(a.max_body_memory, b.max_body_memory);
   EXPECT_EQ(a.sweep_interval, b.sweep_interval);
   EXPECT_EQ(a.key_file, b.key_file);
   EXPECT_EQ(a.guess_burst, b.guess_burst);
@@ -198,6 +200,7 @@ TEST_F(ConfigTest, ReadsEveryKeyFromTheFile) {
                                    "idle-timeout = 30\n"
                                    "max-connections = 100\n"
                                    "max-header-bytes = 4096\n"
+                                   "max-body-memory = 1000000\n"
                                    "sweep-interval = 600\n");
   Outcome outcome = Parse({"--config", conf});
   ASSERT_EQ(outcome.parse.action, ConfigParse::Action::kRun) << outcome.err;
@@ -218,6 +221,7 @@ TEST_F(ConfigTest, ReadsEveryKeyFromTheFile) {
   EXPECT_EQ(c.idle_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c.max_connections, 100u);
   EXPECT_EQ(c.max_header_bytes, 4096u);
+  EXPECT_EQ(c.max_body_memory, 1000000u);
   EXPECT_EQ(c.sweep_interval, std::chrono::seconds(600));
 }
 
@@ -342,6 +346,10 @@ TEST_F(ConfigTest, RefusesEveryBadValueWithOneLineNamingTheKey) {
       {{"--max-header-bytes", "1023"}, "max-header-bytes"},
       {{"--max-header-bytes", "1048577"}, "max-header-bytes"},
       {{"--max-header-bytes", "16k"}, "max-header-bytes"},
+      {{"--max-body-memory", "0"}, "max-body-memory"},
+      {{"--max-body-memory", "524287"}, "max-body-memory"},  // below max-backup-bytes
+      {{"--max-backup-bytes", "2000", "--max-body-memory", "1999"}, "max-body-memory"},
+      {{"--max-body-memory", "1099511627777"}, "max-body-memory"},
       // Budgets, prefixes, proxies, switches, engine sizes.
       {{"--guess-burst", "-1"}, "guess-burst"},
       {{"--guess-burst", "1000001"}, "guess-burst"},

@@ -123,6 +123,104 @@ TEST_F(HttpConnectionTest, AnswersExpectContinueBeforeTheBody) {
   EXPECT_EQ(r[1].body, "/x|hello");
 }
 
+// The body budget shared by connections: an upload that does not fit is answered 503 with
+// Retry-After before its body is read; a request holds its share until its answer is queued.
+TEST_F(HttpConnectionTest, BodyBudgetRefusesAnUploadThatDoesNotFitWith503) {
+  BodyBudget budget(150);
+  limits_.body_budget = &budget;
+  Reset();
+  app_.hold = true;
+  Send("PUT /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'a'));
+  ASSERT_EQ(app_.requests, 1);
+  EXPECT_EQ(budget.used(), 100u);  // held while the app works on it
+
+  Wire wire_b;
+  auto b = HttpConnection::Create(app_, limits_, std::make_unique<FakeIo>(&wire_b), "192.0.2.2",
+                                  [this] { return now_; });
+  const std::string put_b =
+      "PUT /b HTTP/1.1\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n";
+  b->OnInput(put_b.data(), put_b.size());
+  auto rb = ParseResponses(wire_b.out);
+  ASSERT_EQ(rb.size(), 1u) << wire_b.out;  // no 100 Continue: the body is not wanted
+  EXPECT_EQ(rb[0].status, 503);
+  EXPECT_EQ(rb[0].Header("Retry-After"), "5");
+  EXPECT_EQ(rb[0].Header("Connection"), "close");
+  EXPECT_TRUE(wire_b.closed_write);
+  EXPECT_EQ(app_.requests, 1) << "the refused upload reached the app";
+  EXPECT_EQ(app_.heads, 2);
+  EXPECT_EQ(budget.used(), 100u);
+
+  // A chunked upload is measured as it grows: refused as well.
+  Wire wire_c;
+  auto c = HttpConnection::Create(app_, limits_, std::make_unique<FakeIo>(&wire_c), "192.0.2.3",
+                                  [this] { return now_; });
+  const std::string put_c =
+      "PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + std::string(64, 'c') + "\r\n";
+  c->OnInput(put_c.data(), put_c.size());
+  auto rc = ParseResponses(wire_c.out);
+  ASSERT_EQ(rc.size(), 1u) << wire_c.out;
+  EXPECT_EQ(rc[0].status, 503);
+  EXPECT_EQ(app_.requests, 1);
+  EXPECT_EQ(budget.used(), 100u);
+
+  // Once the first upload is answered its share is free, and the next one fits.
+  auto respond = std::move(app_.held);
+  respond(std::move(app_.held_response));
+  EXPECT_EQ(budget.used(), 0u);
+  app_.hold = false;
+  Wire wire_d;
+  auto d = HttpConnection::Create(app_, limits_, std::make_unique<FakeIo>(&wire_d), "192.0.2.4",
+                                  [this] { return now_; });
+  const std::string put_d =
+      "PUT /d HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'd');
+  d->OnInput(put_d.data(), put_d.size());
+  auto rd = ParseResponses(wire_d.out);
+  ASSERT_EQ(rd.size(), 1u) << wire_d.out;
+  EXPECT_EQ(rd[0].status, 200);
+  EXPECT_EQ(rd[0].body, "/d|" + std::string(100, 'd'));
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+// A share is given back when the upload ends any other way: torn off, timed out, destroyed.
+TEST_F(HttpConnectionTest, BodyBudgetIsGivenBackWhenAnUploadEndsEarly) {
+  BodyBudget budget(1000);
+  limits_.body_budget = &budget;
+  Reset();
+  Send("PUT /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(10, 'a'));
+  EXPECT_EQ(budget.used(), 100u);
+  conn_->OnDisconnected();
+  EXPECT_EQ(budget.used(), 0u);
+
+  Reset();
+  Send("PUT /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(10, 'a'));
+  EXPECT_EQ(budget.used(), 100u);
+  EXPECT_TRUE(conn_->CheckTimeout(now_ + limits_.body_timeout));
+  auto r = Responses();
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].status, 408);
+  EXPECT_EQ(budget.used(), 0u);
+
+  Reset();
+  Send("PUT /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+  EXPECT_EQ(budget.used(), 100u);  // a chunked body takes up to its limit (100 here) at once
+  conn_.reset();
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_EQ(app_.requests, 0);
+}
+
+TEST(BodyBudgetTest, ReservesExactlyUpToItsLimit) {
+  BodyBudget budget(100);
+  EXPECT_TRUE(budget.TryReserve(60));
+  EXPECT_FALSE(budget.TryReserve(41));
+  EXPECT_TRUE(budget.TryReserve(40));
+  EXPECT_FALSE(budget.TryReserve(1));
+  EXPECT_FALSE(budget.TryReserve(UINT64_MAX));
+  budget.Release(100);
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_FALSE(budget.TryReserve(101));
+  EXPECT_TRUE(budget.TryReserve(100));
+}
+
 TEST_F(HttpConnectionTest, RefusedRequestGetsNoContinueAndItsBodyIsNeverRead) {
   Send("PUT /refuse HTTP/1.1\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
   auto r = Responses();

@@ -897,6 +897,52 @@ TEST(ServerE2eTest, MaxHeaderBytesIsHonoured) {
   EXPECT_TRUE(ServesConfig(*small));  // the other connection is unaffected
 }
 
+// --max-body-memory bounds the bodies held in memory by all connections together: while one
+// upload holds the whole budget, another is answered 503 with Retry-After before its body is
+// read; once the first is stored, the second goes through. No waits but bounded reads.
+TEST(ServerE2eTest, UploadsBeyondMaxBodyMemoryAre503UntilThereIsRoom) {
+  auto server = StartServer({"--max-backup-bytes", "1000", "--max-body-memory", "1000"});
+  ASSERT_NE(server, nullptr);
+  std::mt19937_64 rng(std::random_device{}());
+  const std::string id_a = RandomBackupId(rng);
+  const std::string id_b = RandomBackupId(rng);
+  auto put_head = [](const std::string& id, const std::string& extra = "") {
+    return "PUT /backups/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n" +
+           extra + "\r\n";
+  };
+  // A's headers take the whole budget; its 100 Continue shows they have been taken in.
+  auto a = RawConnection::Connect(server->port());
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(a->Send(put_head(id_a, "Expect: 100-continue\r\n")));
+  std::optional<RawResponse> go_on = a->ReadResponse(kReadTimeout);
+  ASSERT_TRUE(go_on.has_value()) << a->received();
+  ASSERT_EQ(go_on->status, 100);
+
+  auto b = RawConnection::Connect(server->port());
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(b->Send(put_head(id_b)));
+  std::optional<RawResponse> refused = b->ReadResponse(kReadTimeout);
+  ASSERT_TRUE(refused.has_value()) << b->received();
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->Header("Retry-After").value_or(""), "5");
+  EXPECT_TRUE(b->ReadUntilClosed(kReadTimeout));
+
+  ASSERT_TRUE(a->Send(std::string(1000, 'a')));
+  std::optional<RawResponse> stored = a->ReadResponse(kReadTimeout);
+  ASSERT_TRUE(stored.has_value()) << a->received();
+  EXPECT_EQ(stored->status, 201);
+
+  // A's share is free again (given back when its answer was queued): B goes through.
+  auto b2 = RawConnection::Connect(server->port());
+  ASSERT_NE(b2, nullptr);
+  ASSERT_TRUE(b2->Send(put_head(id_b) + std::string(1000, 'b')));
+  std::optional<RawResponse> second = b2->ReadResponse(kReadTimeout);
+  ASSERT_TRUE(second.has_value()) << b2->received();
+  EXPECT_EQ(second->status, 201);
+  CurlClient client;
+  EXPECT_TRUE(Answers(client, Request("GET", BackupUrl(*server, id_a)), 200));
+}
+
 // ---- 7. Crash: acknowledged puts survive kill -9 ----
 
 TEST(ServerE2eTest, AcknowledgedPutsSurviveKill9) {
