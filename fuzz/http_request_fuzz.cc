@@ -13,8 +13,9 @@
 // Invariants on what the connection writes:
 // - every write is one whole HTTP/1.1 answer (parsed by Debian's http-parser in response mode;
 //   a HEAD answer carries a Content-Length and no body) or exactly "100 Continue";
-// - its status is one the API documents, never a 5xx other than 505 (the MemoryStore never
-//   fails), with a Connection header;
+// - its status is one the API documents, never a 5xx other than 505 and the body budget's 503
+//   (the MemoryStore never fails), with a Connection header;
+// - once the connection is gone, every byte it took from the body budget is given back;
 // - nothing is written after an answer with `Connection: close`, after CloseWrite or Abort.
 
 #include <http_parser.h>
@@ -100,7 +101,7 @@ bool ParseOneAnswer(std::string_view bytes, bool head, ParsedAnswer* answer) {
 
 const std::set<int>& DocumentedStatuses() {
   static const std::set<int> statuses = {200, 201, 204, 400, 401, 404, 405,
-                                         408, 413, 417, 429, 431, 505};
+                                         408, 413, 417, 429, 431, 503, 505};
   return statuses;
 }
 
@@ -163,6 +164,7 @@ struct Setup {
   bool pump_between_chunks = true;
   bool stored_backup = false;
   bool small_limits = false;
+  bool small_body_budget = false;  // 12 bytes: most uploads do not fit (503)
   uint64_t max_backup_bytes = 1000;
   std::string peer;
   int fail_write = -1;
@@ -180,6 +182,7 @@ Setup ReadSetup(uint8_t a, uint8_t b) {
   s.max_backup_bytes = (a & 0x40) ? 16 : 1000;
   s.peer = kPeers[(a >> 7) | ((b & 0x01) << 1)];
   s.fail_write = (b & 0x02) ? (b >> 2) & 0x07 : -1;
+  s.small_body_budget = b & 0x20;
   return s;
 }
 
@@ -233,7 +236,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   SafeApp app(service, pool, std::move(auth), throttle.get());
 
+  BodyBudget body_budget(setup.small_body_budget ? 12 : 1 << 20);
   HttpLimits limits;
+  limits.body_budget = &body_budget;
   if (setup.small_limits) {
     limits.max_header_bytes = 256;
     limits.max_header_fields = 8;
@@ -261,6 +266,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     connection->OnDisconnected();
     FUZZ_CHECK(connection->Idle(), "a disconnected connection is idle");
     Pump(wire);
+    FUZZ_CHECK(body_budget.used() == 0, "a disconnected connection holds no body budget");
   }
+  FUZZ_CHECK(body_budget.used() == 0, "every body share is given back");
   return 0;
 }
