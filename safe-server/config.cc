@@ -362,7 +362,8 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->idle_timeout = std::chrono::seconds(n);
   if (auto e = ParseRange("max-connections", raw.max_connections, 1, 1000000, &n)) return e;
   config->max_connections = static_cast<uint32_t>(n);
-  if (auto e = ParseRange("max-header-bytes", raw.max_header_bytes, 1024, 1 << 20, &n)) return e;
+  // Debian's http-parser refuses headers above its HTTP_MAX_HEADER_SIZE (80 KiB) by itself.
+  if (auto e = ParseRange("max-header-bytes", raw.max_header_bytes, 1024, 80 * 1024, &n)) return e;
   config->max_header_bytes = static_cast<uint32_t>(n);
   if (auto e = ParseRange("max-body-memory", raw.max_body_memory, 1, 1ull << 40, &n)) return e;
   if (n < config->max_backup_bytes) {
@@ -533,7 +534,7 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
       "Close an idle keep-alive connection after this (1 to 3600)");
   add("max-connections", &raw.max_connections, "N", "Most connections open at once (1 to 1000000)");
   add("max-header-bytes", &raw.max_header_bytes, "BYTES",
-      "Most bytes of a request line and headers; more is answered 431 (1024 to 1048576)");
+      "Most bytes of a request line and headers; more is answered 431 (1024 to 81920)");
   add("max-body-memory", &raw.max_body_memory, "BYTES",
       "Most bytes of request bodies in memory at once, all connections together; an upload "
       "beyond it is answered 503 (max-backup-bytes to 1 TiB)");

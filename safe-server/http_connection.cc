@@ -126,7 +126,10 @@ HttpConnection::HttpConnection(HttpApp& app, const HttpLimits& limits,
   deadline_ = now_() + limits_.header_timeout;
 }
 
-HttpConnection::~HttpConnection() { ReleaseBodyLocked(); }
+HttpConnection::~HttpConnection() {
+  ReleaseBodyLocked();
+  ReleasePendingLocked();
+}
 
 bool BodyBudget::TryReserve(uint64_t n) {
   uint64_t used = used_.load();
@@ -154,6 +157,30 @@ bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
   }
   body_reserved_ = bytes;
   return true;
+}
+
+// Pipelined bytes up to this much are not counted against the budget: a next request's line and
+// headers, which every keep-alive client may send early.
+constexpr uint64_t kFreePendingBytes = 16 * 1024;
+
+bool HttpConnection::SyncPendingLocked() {
+  if (limits_.body_budget == nullptr) return true;
+  const uint64_t size = pending_.size();
+  const uint64_t want = size > kFreePendingBytes ? size - kFreePendingBytes : 0;
+  if (want > pending_reserved_) {
+    if (!limits_.body_budget->TryReserve(want - pending_reserved_)) return false;
+  } else if (want < pending_reserved_) {
+    limits_.body_budget->Release(pending_reserved_ - want);
+  }
+  pending_reserved_ = want;
+  return true;
+}
+
+void HttpConnection::ReleasePendingLocked() {
+  if (limits_.body_budget != nullptr && pending_reserved_ > 0) {
+    limits_.body_budget->Release(pending_reserved_);
+  }
+  pending_reserved_ = 0;
 }
 
 void HttpConnection::ReleaseBodyLocked() {
@@ -208,8 +235,20 @@ void HttpConnection::OnInput(const char* data, size_t len) {
         }
         break;
     }
+    ChargePendingOrAbortLocked(out);
   }
   Run(out);
+}
+
+void HttpConnection::ChargePendingOrAbortLocked(Outbox& out) {
+  if (SyncPendingLocked()) return;
+  // The budget has no room for what this client sent ahead of its answers: drop the connection
+  // (as when it sends more than max_pipelined_bytes ahead).
+  pending_.clear();
+  ReleasePendingLocked();
+  out.dispatch.reset();
+  out.abort = true;
+  state_ = State::kClosing;
 }
 
 std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t len, Outbox& out) {
@@ -274,7 +313,10 @@ void HttpConnection::OnResponse(HttpResponse response) {
   Outbox out;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (state_ != State::kProcessing) return;  // the connection went away meanwhile
+    if (state_ != State::kProcessing) {  // the connection went away meanwhile
+      ReleaseBodyLocked();               // the app is done with the body
+      return;
+    }
     QueueResponseLocked(std::move(response), head_request_, !keep_alive_, out);
   }
   Run(out);
@@ -301,6 +343,7 @@ void HttpConnection::OnWritten(bool ok) {
         pending_.clear();
         out.dispatch = ParseLocked(buffered.data(), buffered.size(), out);
       }
+      ChargePendingOrAbortLocked(out);
     }
   }
   Run(out);
@@ -309,10 +352,13 @@ void HttpConnection::OnWritten(bool ok) {
 void HttpConnection::OnDisconnected() {
   {
     std::lock_guard<std::mutex> lock(mu_);
+    // While the app works on the request its body is still in memory: its share goes back when
+    // the app answers (OnResponse) or the connection is freed, not now.
+    if (state_ != State::kProcessing) ReleaseBodyLocked();
     state_ = State::kClosed;
     deadline_.reset();
     pending_.clear();
-    ReleaseBodyLocked();
+    ReleasePendingLocked();
   }
   io_->Closed();
 }

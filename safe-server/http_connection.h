@@ -175,6 +175,12 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // no room. ReleaseBodyLocked gives it all back.
   bool ReserveBodyLocked(uint64_t bytes);
   void ReleaseBodyLocked();
+  // Makes pending_reserved_ match pending_ beyond a small free allowance: bytes of a next
+  // request buffered while one is answered are held in memory too. False (nothing more taken)
+  // when the budget has no room for them. ReleasePendingLocked gives it all back.
+  bool SyncPendingLocked();
+  void ReleasePendingLocked();
+  void ChargePendingOrAbortLocked(Outbox& out);
   void FinishHeaderField();
 
   HttpApp& app_;
@@ -190,6 +196,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool draining_ = false;              // GUARDED_BY(mu_)
   bool close_after_write_ = false;     // GUARDED_BY(mu_)
   std::string pending_;                // GUARDED_BY(mu_): received, not yet parsed
+  uint64_t pending_reserved_ = 0;      // GUARDED_BY(mu_): taken from the budget for pending_
 
   // Parser state, GUARDED_BY(mu_).
   http_parser parser_;

@@ -257,6 +257,9 @@ int Run(const ServerConfig& config) {
       return f;
     });
 
+    // Bodies held in memory by all connections together. Declared before the pool: tasks the pool
+    // still runs at shutdown give their share back to it.
+    BodyBudget body_budget(config.max_body_memory);
     WorkPool pool(kStorageThreads);
     AppObservers observers;
     observers.metrics = &metrics;
@@ -264,8 +267,6 @@ int Run(const ServerConfig& config) {
     observers.log_addresses = config.log_addresses;
     SafeApp app(service, pool, (*auth)->Hooks(), &throttle, observers);
 
-    // Bodies held in memory by all connections together (outlives the server below).
-    BodyBudget body_budget(config.max_body_memory);
     HttpServerOptions http;
     http.limits.body_budget = &body_budget;
     http.host = config.listen_host;

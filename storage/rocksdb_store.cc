@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <condition_variable>
 #include <cstdarg>
 #include <cstring>
@@ -268,6 +269,8 @@ struct RocksDbStore::Impl {
   std::mutex collector_mutex;
   std::atomic<bool> collector_cancel{false};
   std::atomic<uint64_t> collections{0};
+  // After a failed collection, none before this (read and written by the collector thread only).
+  std::chrono::steady_clock::time_point collector_retry_after;
   double garbage_ratio = 0;
   uint64_t garbage_min_bytes = 0;
 
@@ -293,8 +296,10 @@ struct RocksDbStore::Impl {
   }
 
   // One forced collection when the blobs family's garbage has reached its threshold. Errors are
-  // not fatal: the next wake-up tries again; a full disk makes the next write resume the DB.
+  // not fatal: a wake-up a minute later tries again; a full disk makes the next write resume the
+  // DB.
   void CollectIfDue() {
+    if (std::chrono::steady_clock::now() < collector_retry_after) return;
     std::shared_lock<std::shared_mutex> lifetime(lifetime_mutex);
     if (!db) return;
     uint64_t file_bytes = 0;
@@ -311,14 +316,22 @@ struct RocksDbStore::Impl {
     // Rewrite the key files even at the bottom level: that is where the references are.
     options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
     options.blob_garbage_collection_policy = rocksdb::BlobGarbageCollectionPolicy::kForce;
-    options.blob_garbage_collection_age_cutoff = 1.0;  // every blob file
+    // The oldest quarter of the blob files per collection: replaced blobs gather there, and the
+    // job stays a quarter of the live blobs long (it holds RocksDB's one compaction slot, so
+    // level-0 files pile up meanwhile). Still above the ratio afterwards, the completed
+    // compaction wakes the collector for the next quarter.
+    options.blob_garbage_collection_age_cutoff = 0.25;
+    // Flush the memtable at once rather than wait for a write stall to clear first: Close()
+    // must not wait for that (canceled is not looked at during that wait).
+    options.allow_write_stall = true;
     options.canceled = &collector_cancel;
     rocksdb::Status s = db->CompactRange(options, blobs, nullptr, nullptr);
     if (s.ok()) {
       collections.fetch_add(1);
-    } else if (FromRocks(s, "collecting blob garbage").IsNoSpace()) {
-      resume_needed.store(true);
+      return;
     }
+    collector_retry_after = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    if (FromRocks(s, "collecting blob garbage").IsNoSpace()) resume_needed.store(true);
   }
 
   // Idempotent; safe to call concurrently.

@@ -13,10 +13,12 @@
 // compaction of the (tiny) key files, which under steady re-uploads rewrote the blob data again
 // and again (about 10 ms of CPU, mostly CRC32C, per 512 KiB put: docs/performance.md). So it is
 // off in automatic compactions; instead a background thread of the store, woken after each flush
-// and compaction, runs one forced collection (a manual compaction of the blobs family that
-// relocates every live blob) once the garbage reaches blob_garbage_ratio of the blob files'
-// bytes. Disk use stays under about 1 / (1 - ratio) times the live blobs (2x at 0.5), and each
-// byte of garbage costs at most about ratio / (1 - ratio) bytes of relocation (1 at 0.5).
+// and compaction, runs a forced collection (a manual compaction of the blobs family that
+// relocates the live blobs of the oldest quarter of the blob files) while the garbage is at
+// least blob_garbage_ratio of the blob files' bytes. Disk use stays under about 1 / (1 - ratio)
+// times the live blobs (2x at 0.5), and each byte of garbage costs about ratio / (1 - ratio)
+// bytes of relocation (1 at 0.5). A failed collection is tried again a minute later at the
+// earliest.
 // Stat and Scan read only "metadata"; Get reads both through one snapshot, so it sees one Put
 // whole, and checks that the blob's length matches the metadata (Corruption otherwise).
 //

@@ -344,7 +344,7 @@ TEST_F(ConfigTest, RefusesEveryBadValueWithOneLineNamingTheKey) {
       {{"--max-connections", "0"}, "max-connections"},
       {{"--max-connections", "1000001"}, "max-connections"},
       {{"--max-header-bytes", "1023"}, "max-header-bytes"},
-      {{"--max-header-bytes", "1048577"}, "max-header-bytes"},
+      {{"--max-header-bytes", "81921"}, "max-header-bytes"},
       {{"--max-header-bytes", "16k"}, "max-header-bytes"},
       {{"--max-body-memory", "0"}, "max-body-memory"},
       {{"--max-body-memory", "524287"}, "max-body-memory"},  // below max-backup-bytes

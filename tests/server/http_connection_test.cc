@@ -208,6 +208,44 @@ TEST_F(HttpConnectionTest, BodyBudgetIsGivenBackWhenAnUploadEndsEarly) {
   EXPECT_EQ(app_.requests, 0);
 }
 
+// Bytes of a next request sent ahead while one is answered are in memory too: beyond a 16 KiB
+// allowance they take the budget, and a client the budget has no room for is dropped.
+TEST_F(HttpConnectionTest, PipelinedBytesBeyondTheAllowanceTakeTheBudget) {
+  BodyBudget budget(4 * 1024);
+  limits_.body_budget = &budget;
+  Reset();
+  app_.hold = true;
+  Send("GET /1 HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(app_.requests, 1);
+  Send(std::string(18 * 1024, 'x'));  // 2 KiB over the allowance
+  EXPECT_EQ(budget.used(), 2u * 1024);
+  EXPECT_FALSE(wire_.aborted);
+  Send(std::string(4 * 1024, 'x'));  // 6 KiB over: no room
+  EXPECT_TRUE(wire_.aborted);
+  EXPECT_EQ(budget.used(), 0u);
+  auto respond = std::move(app_.held);
+  respond(std::move(app_.held_response));
+  conn_->OnDisconnected();
+  EXPECT_EQ(budget.used(), 0u);
+}
+
+// While the app works on an upload its body is still in memory: a client that hangs up does not
+// get its share back before the app is done (else hanging up at once would grow memory freely).
+TEST_F(HttpConnectionTest, BodyBudgetIsHeldUntilTheAppAnswersEvenAfterADisconnect) {
+  BodyBudget budget(1000);
+  limits_.body_budget = &budget;
+  Reset();
+  app_.hold = true;
+  Send("PUT /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'a'));
+  ASSERT_EQ(app_.requests, 1);
+  conn_->OnDisconnected();
+  EXPECT_EQ(budget.used(), 100u);
+  auto respond = std::move(app_.held);
+  respond(std::move(app_.held_response));
+  EXPECT_EQ(budget.used(), 0u);
+  EXPECT_TRUE(wire_.out.empty()) << "an answer was written to a closed connection";
+}
+
 TEST(BodyBudgetTest, ReservesExactlyUpToItsLimit) {
   BodyBudget budget(100);
   EXPECT_TRUE(budget.TryReserve(60));

@@ -350,6 +350,11 @@ TEST_F(RocksDbStoreTest, BlobGarbageBelowTheMinimumIsLeftAlone) {
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_TRUE(got->blob == BlobFor(i % 4 == 0 ? i : 3000 + i, 32 << 10)) << i;
   }
+  {
+    auto stats = (*opened)->Stats();
+    ASSERT_TRUE(stats.ok());
+    EXPECT_EQ(stats->blob_collections, 0u) << "collected below blob_garbage_min_bytes";
+  }
   ASSERT_TRUE((*opened)->Close().ok());  // joins the collector: no collection can be running
   RocksDbOptions off = options;
   off.blob_garbage_ratio = 0;
