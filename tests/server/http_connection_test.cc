@@ -71,6 +71,15 @@ class HttpConnectionTest : public ::testing::Test {
     return r;
   }
 
+  // A body budget of `limit` bytes for the connections made from now on, and a new conn_.
+  BodyBudget& UseBudget(uint64_t limit) {
+    budget_ = std::make_unique<BodyBudget>(limit);
+    limits_.body_budget = budget_.get();
+    Reset();
+    return *budget_;
+  }
+
+  std::unique_ptr<BodyBudget> budget_;  // outlives every connection below
   EchoApp app_;
   HttpLimits limits_;
   Clock::time_point now_ = Clock::time_point() + std::chrono::hours(1);
@@ -126,9 +135,7 @@ TEST_F(HttpConnectionTest, AnswersExpectContinueBeforeTheBody) {
 // The body budget shared by connections: an upload that does not fit is answered 503 with
 // Retry-After before its body is read; a request holds its share until its answer is queued.
 TEST_F(HttpConnectionTest, BodyBudgetRefusesAnUploadThatDoesNotFitWith503) {
-  BodyBudget budget(150);
-  limits_.body_budget = &budget;
-  Reset();
+  BodyBudget& budget = UseBudget(150);
   app_.hold = true;
   Send("PUT /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'a'));
   ASSERT_EQ(app_.requests, 1);
@@ -183,9 +190,7 @@ TEST_F(HttpConnectionTest, BodyBudgetRefusesAnUploadThatDoesNotFitWith503) {
 
 // A share is given back when the upload ends any other way: torn off, timed out, destroyed.
 TEST_F(HttpConnectionTest, BodyBudgetIsGivenBackWhenAnUploadEndsEarly) {
-  BodyBudget budget(1000);
-  limits_.body_budget = &budget;
-  Reset();
+  BodyBudget& budget = UseBudget(1000);
   Send("PUT /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(10, 'a'));
   EXPECT_EQ(budget.used(), 100u);
   conn_->OnDisconnected();
@@ -211,9 +216,7 @@ TEST_F(HttpConnectionTest, BodyBudgetIsGivenBackWhenAnUploadEndsEarly) {
 // Bytes of a next request sent ahead while one is answered are in memory too: beyond a 16 KiB
 // allowance they take the budget, and a client the budget has no room for is dropped.
 TEST_F(HttpConnectionTest, PipelinedBytesBeyondTheAllowanceTakeTheBudget) {
-  BodyBudget budget(4 * 1024);
-  limits_.body_budget = &budget;
-  Reset();
+  BodyBudget& budget = UseBudget(4 * 1024);
   app_.hold = true;
   Send("GET /1 HTTP/1.1\r\n\r\n");
   ASSERT_EQ(app_.requests, 1);
@@ -232,9 +235,7 @@ TEST_F(HttpConnectionTest, PipelinedBytesBeyondTheAllowanceTakeTheBudget) {
 // While the app works on an upload its body is still in memory: a client that hangs up does not
 // get its share back before the app is done (else hanging up at once would grow memory freely).
 TEST_F(HttpConnectionTest, BodyBudgetIsHeldUntilTheAppAnswersEvenAfterADisconnect) {
-  BodyBudget budget(1000);
-  limits_.body_budget = &budget;
-  Reset();
+  BodyBudget& budget = UseBudget(1000);
   app_.hold = true;
   Send("PUT /a HTTP/1.1\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'a'));
   ASSERT_EQ(app_.requests, 1);
