@@ -69,7 +69,7 @@ struct RocksDbOptions {
   // Directory of the database. Created (with its parents) if missing. REQUIRES: not empty.
   std::string path;
   // Size of the LRU block cache shared by both column families.
-  uint64_t block_cache_bytes = 8 << 20;
+  uint64_t block_cache_bytes = 32 << 20;
   // Memtable size of each column family. The WAL is capped at four times this size: a larger
   // WAL makes RocksDB flush the column family that holds it back.
   uint64_t write_buffer_bytes = 16 << 20;
