@@ -126,10 +126,7 @@ HttpConnection::HttpConnection(HttpApp& app, const HttpLimits& limits,
   deadline_ = now_() + limits_.header_timeout;
 }
 
-HttpConnection::~HttpConnection() {
-  ReleaseBodyLocked();
-  ReleasePendingLocked();
-}
+HttpConnection::~HttpConnection() = default;
 
 bool BodyBudget::TryReserve(uint64_t n) {
   uint64_t used = used_.load();
@@ -141,22 +138,29 @@ bool BodyBudget::TryReserve(uint64_t n) {
 
 void BodyBudget::Release(uint64_t n) { used_.fetch_sub(n); }
 
+bool BudgetShare::Resize(uint64_t bytes) {
+  if (budget_ != nullptr) {
+    if (bytes > bytes_) {
+      if (!budget_->TryReserve(bytes - bytes_)) return false;
+    } else if (bytes < bytes_) {
+      budget_->Release(bytes_ - bytes);
+    }
+  }
+  bytes_ = bytes;
+  return true;
+}
+
 // Chunked bodies take the budget in steps of this, so that a body of many small chunks does not
 // touch the shared counter for each.
 constexpr uint64_t kBodyReserveStep = 64 * 1024;
 
 bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
-  if (limits_.body_budget == nullptr || bytes <= body_reserved_) return true;
-  const uint64_t more = bytes - body_reserved_;
-  if (!limits_.body_budget->TryReserve(more)) {
-    HttpResponse busy =
-        HttpResponse::Text(503, "too many uploads in progress on this server; try again later");
-    busy.headers.Add("Retry-After", "5");
-    refusal_ = std::move(busy);
-    return false;
-  }
-  body_reserved_ = bytes;
-  return true;
+  if (bytes <= body_share_.bytes() || body_share_.Resize(bytes)) return true;
+  HttpResponse busy =
+      HttpResponse::Text(503, "too many uploads in progress on this server; try again later");
+  busy.headers.Add("Retry-After", "5");
+  refusal_ = std::move(busy);
+  return false;
 }
 
 // Pipelined bytes up to this much are not counted against the budget: a next request's line and
@@ -164,30 +168,8 @@ bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
 constexpr uint64_t kFreePendingBytes = 16 * 1024;
 
 bool HttpConnection::SyncPendingLocked() {
-  if (limits_.body_budget == nullptr) return true;
   const uint64_t size = pending_.size();
-  const uint64_t want = size > kFreePendingBytes ? size - kFreePendingBytes : 0;
-  if (want > pending_reserved_) {
-    if (!limits_.body_budget->TryReserve(want - pending_reserved_)) return false;
-  } else if (want < pending_reserved_) {
-    limits_.body_budget->Release(pending_reserved_ - want);
-  }
-  pending_reserved_ = want;
-  return true;
-}
-
-void HttpConnection::ReleasePendingLocked() {
-  if (limits_.body_budget != nullptr && pending_reserved_ > 0) {
-    limits_.body_budget->Release(pending_reserved_);
-  }
-  pending_reserved_ = 0;
-}
-
-void HttpConnection::ReleaseBodyLocked() {
-  if (limits_.body_budget != nullptr && body_reserved_ > 0) {
-    limits_.body_budget->Release(body_reserved_);
-  }
-  body_reserved_ = 0;
+  return pending_share_.Resize(size > kFreePendingBytes ? size - kFreePendingBytes : 0);
 }
 
 void HttpConnection::ResetParserLocked() {
@@ -245,7 +227,7 @@ void HttpConnection::ChargePendingOrAbortLocked(Outbox& out) {
   // The budget has no room for what this client sent ahead of its answers: drop the connection
   // (as when it sends more than max_pipelined_bytes ahead).
   pending_.clear();
-  ReleasePendingLocked();
+  pending_share_.Clear();
   out.dispatch.reset();
   out.abort = true;
   state_ = State::kClosing;
@@ -276,7 +258,7 @@ std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t 
 
 void HttpConnection::QueueResponseLocked(HttpResponse response, bool head, bool close,
                                          Outbox& out) {
-  ReleaseBodyLocked();  // the app is done with the body (or it was refused)
+  body_share_.Clear();  // the app is done with the body (or it was refused)
   close = close || response.close || draining_;
   close_after_write_ = close;
   state_ = State::kWriting;
@@ -314,7 +296,7 @@ void HttpConnection::OnResponse(HttpResponse response) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ != State::kProcessing) {  // the connection went away meanwhile
-      ReleaseBodyLocked();               // the app is done with the body
+      body_share_.Clear();               // the app is done with the body
       return;
     }
     QueueResponseLocked(std::move(response), head_request_, !keep_alive_, out);
@@ -354,11 +336,11 @@ void HttpConnection::OnDisconnected() {
     std::lock_guard<std::mutex> lock(mu_);
     // While the app works on the request its body is still in memory: its share goes back when
     // the app answers (OnResponse) or the connection is freed, not now.
-    if (state_ != State::kProcessing) ReleaseBodyLocked();
+    if (state_ != State::kProcessing) body_share_.Clear();
     state_ = State::kClosed;
     deadline_.reset();
     pending_.clear();
-    ReleasePendingLocked();
+    pending_share_.Clear();
   }
   io_->Closed();
 }
@@ -531,7 +513,7 @@ int HttpConnection::OnBody(http_parser* p, const char* at, size_t len) {
     return -1;
   }
   const uint64_t size = c->request_.body.size() + len;
-  if (size > c->body_reserved_ &&
+  if (size > c->body_share_.bytes() &&
       !c->ReserveBodyLocked(std::min<uint64_t>(c->max_body_, size + kBodyReserveStep))) {
     return -1;
   }

@@ -63,6 +63,26 @@ class BodyBudget {
   std::atomic<uint64_t> used_{0};
 };
 
+// One holder's part of a BodyBudget (none without a budget), given back when it shrinks, is
+// cleared or is destroyed. Not thread-safe: its holder guards it.
+class BudgetShare {
+ public:
+  explicit BudgetShare(BodyBudget* budget) : budget_(budget) {}
+  ~BudgetShare() { Clear(); }
+  BudgetShare(const BudgetShare&) = delete;
+  BudgetShare& operator=(const BudgetShare&) = delete;
+
+  // Makes the share exactly `bytes`, taking more from the budget or giving some back. False (the
+  // share unchanged) when the budget has no room for the growth.
+  bool Resize(uint64_t bytes);
+  void Clear() { Resize(0); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  BodyBudget* const budget_;
+  uint64_t bytes_ = 0;
+};
+
 struct HttpLimits {
   // Request line and header fields together, in bytes.
   size_t max_header_bytes = 16 * 1024;
@@ -171,15 +191,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   static int OnBody(http_parser* p, const char* at, size_t len);
   static int OnMessageComplete(http_parser* p);
   int CountHeaderBytes(size_t len);
-  // Grows body_reserved_ to at least `bytes`; false (and a 503 refusal set) when the budget has
-  // no room. ReleaseBodyLocked gives it all back.
+  // Grows body_share_ to at least `bytes`; false (and a 503 refusal set) when the budget has
+  // no room.
   bool ReserveBodyLocked(uint64_t bytes);
-  void ReleaseBodyLocked();
-  // Makes pending_reserved_ match pending_ beyond a small free allowance: bytes of a next
+  // Makes pending_share_ match pending_ beyond a small free allowance: bytes of a next
   // request buffered while one is answered are held in memory too. False (nothing more taken)
-  // when the budget has no room for them. ReleasePendingLocked gives it all back.
+  // when the budget has no room for them.
   bool SyncPendingLocked();
-  void ReleasePendingLocked();
   void ChargePendingOrAbortLocked(Outbox& out);
   void FinishHeaderField();
 
@@ -196,7 +214,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool draining_ = false;              // GUARDED_BY(mu_)
   bool close_after_write_ = false;     // GUARDED_BY(mu_)
   std::string pending_;                // GUARDED_BY(mu_): received, not yet parsed
-  uint64_t pending_reserved_ = 0;      // GUARDED_BY(mu_): taken from the budget for pending_
+  BudgetShare pending_share_{limits_.body_budget};  // GUARDED_BY(mu_): for pending_
 
   // Parser state, GUARDED_BY(mu_).
   http_parser parser_;
@@ -206,7 +224,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool in_value_ = false;
   size_t header_bytes_ = 0;
   uint64_t max_body_ = 0;
-  uint64_t body_reserved_ = 0;  // taken from limits_.body_budget for request_'s body
+  BudgetShare body_share_{limits_.body_budget};  // for request_'s body
   bool message_complete_ = false;
   bool keep_alive_ = false;
   std::optional<HttpResponse> refusal_;
