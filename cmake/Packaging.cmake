@@ -2,6 +2,7 @@
 # safe-server_<version>-<release>_<arch>.deb, holding
 #   /usr/bin/safe-server, /usr/bin/safe-client, /usr/bin/safe-admin   (stripped)
 #   /lib/systemd/system/safe-server.service                            (systemd/)
+#   /lib/systemd/system/safe-server@.service                           (made from it, below)
 #   /etc/safe-server/safe-server.conf                                  (conffile; conf/)
 #   /usr/share/man/man{1,5,8}/...gz                                    (docs/man/, gzip -9n)
 #   /usr/share/doc/safe-server/{copyright,changelog.Debian.gz,*.md}
@@ -46,8 +47,46 @@ add_custom_command(
 add_custom_target(safe_package_files ALL
                   DEPENDS ${safe_man_outputs} "${safe_package_dir}/changelog.Debian.gz")
 
+# The template unit safe-server@.service, for several instances on one host (docs/hosting.md):
+# made from systemd/safe-server.service, so that both keep the same sandbox, with the instance's
+# own configuration, state directory, data directory and key. The key stays inside the state
+# directory, the only place ProtectSystem=strict lets the service write.
+set(safe_instance_unit "${CMAKE_BINARY_DIR}/systemd/safe-server@.service")
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+             "${PROJECT_SOURCE_DIR}/systemd/safe-server.service")
+file(READ "${PROJECT_SOURCE_DIR}/systemd/safe-server.service" safe_unit_text)
+foreach(pair IN ITEMS
+        "Description=[^\n]*|Description=Safe Server instance %i (self-hosted Threema Safe backups)"
+        "StateDirectory=[^\n]*|StateDirectory=safe-server-%i"
+        "ExecStart=/[^\n]*|ExecStart=/usr/bin/safe-server --config /etc/safe-server/%i.conf --data-dir /var/lib/safe-server-%i/data --key-file /var/lib/safe-server-%i/data.key")
+  string(FIND "${pair}" "|" bar)
+  string(SUBSTRING "${pair}" 0 ${bar} pattern)
+  math(EXPR bar "${bar} + 1")
+  string(SUBSTRING "${pair}" ${bar} -1 replacement)
+  # Only the setting at the start of a line, never the commented examples.
+  string(REGEX MATCHALL "\n${pattern}" found "${safe_unit_text}")
+  list(LENGTH found count)
+  if(NOT count EQUAL 1)
+    message(FATAL_ERROR "systemd/safe-server.service: expected one line ${pattern}, found ${count}")
+  endif()
+  string(REGEX REPLACE "\n${pattern}" "\n${replacement}" safe_unit_text "${safe_unit_text}")
+endforeach()
+file(WRITE "${safe_instance_unit}.tmp"
+"# safe-server@.service: one safe-server instance per name, made by cmake/Packaging.cmake from
+# safe-server.service (whose comments follow; read safe-server@NAME for safe-server and
+# /var/lib/safe-server-NAME for /var/lib/safe-server). The instance NAME reads
+# /etc/safe-server/NAME.conf (give each its own listen and admin-listen), keeps its data in
+# /var/lib/safe-server-NAME/data and its key in /var/lib/safe-server-NAME/data.key:
+#   systemctl enable --now safe-server@a safe-server@b
+# See docs/hosting.md (running several instances).
+#
+${safe_unit_text}")
+# Rewritten only when it changed, so that nothing depending on it is rebuilt for nothing.
+file(COPY_FILE "${safe_instance_unit}.tmp" "${safe_instance_unit}" ONLY_IF_DIFFERENT)
+file(REMOVE "${safe_instance_unit}.tmp")
+
 # Absolute destinations: Debian's places, whatever the prefix (/usr in the package).
-install(FILES "${PROJECT_SOURCE_DIR}/systemd/safe-server.service"
+install(FILES "${PROJECT_SOURCE_DIR}/systemd/safe-server.service" "${safe_instance_unit}"
         DESTINATION /lib/systemd/system)
 install(FILES "${PROJECT_SOURCE_DIR}/conf/safe-server.conf" DESTINATION /etc/safe-server)
 install(FILES "${PROJECT_SOURCE_DIR}/cmake/debian/copyright"

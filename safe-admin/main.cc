@@ -21,7 +21,7 @@ constexpr uint32_t kMaxRetentionDays = 3650;  // as safe-server's retention-days
 CLI::Option* AddDataDir(CLI::App* cmd, std::string* data_dir) {
   return cmd
       ->add_option("--data-dir", *data_dir,
-                   "The server's data directory (the systemd unit uses /var/lib/safe-server)")
+                   "The server's data directory (the systemd unit uses /var/lib/safe-server/data)")
       ->required();
 }
 
