@@ -11,9 +11,11 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <list>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -26,6 +28,21 @@ namespace safe::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// After accept fails for want of descriptors, the listening socket is not watched for this
+// long (doubling from the minimum up to the maximum while it keeps failing), so the thread
+// neither spins on a socket that stays readable nor leaves the backlog unserved for long.
+constexpr std::chrono::milliseconds kMinAcceptPause{10};
+constexpr std::chrono::milliseconds kMaxAcceptPause{500};
+// One line per this interval, with a count, while accept keeps failing.
+constexpr std::chrono::seconds kDescriptorWarningInterval{10};
+// Connections accepted per wakeup at most, so that handshakes under way get their turn too.
+constexpr size_t kMaxAcceptsPerWakeup = 1024;
+
+// A descriptor held in reserve (the classic spare descriptor): when accept fails with EMFILE,
+// it is closed so that one pending connection can be accepted and closed at once (the client
+// learns promptly instead of waiting in the backlog), then opened again.
+int OpenSpare() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 // OpenSSL's error queue as one line, emptied. Translated here, once, at the layer's edge.
 std::string OpenSslErrors() {
@@ -88,6 +105,7 @@ class Acceptor::Impl {
 
   ~Impl() {
     Stop();
+    if (spare_fd_ >= 0) close(spare_fd_);
     if (listen_fd_ >= 0) close(listen_fd_);
     if (epoll_fd_ >= 0) close(epoll_fd_);
     if (wake_fd_ >= 0) close(wake_fd_);
@@ -141,6 +159,8 @@ class Acceptor::Impl {
     if (epoll_fd_ < 0 || wake_fd_ < 0) return Status::IOError(Errno("epoll"));
     Watch(listen_fd_, EPOLLIN, EPOLL_CTL_ADD);
     Watch(wake_fd_, EPOLLIN, EPOLL_CTL_ADD);
+    spare_fd_ = OpenSpare();
+    if (spare_fd_ < 0) return Status::IOError(Errno("cannot open /dev/null"));
     return Status::OK();
   }
 
@@ -162,6 +182,8 @@ class Acceptor::Impl {
       close(fd);
     }
     handshakes_.clear();
+    silent_.clear();
+    started_.clear();
     for (auto& [fd, until] : parked_) close(fd);
     parked_.clear();
     close(listen_fd_);
@@ -181,11 +203,17 @@ class Acceptor::Impl {
   bool tls() const { return !options_.tls_cert.empty(); }
 
  private:
+  // A handshake under way. Every handshake is on one of two lists, each in the order the
+  // connections were accepted: silent_ while the client has sent nothing, started_ once its
+  // ClientHello has arrived.
   struct Handshake {
     SSL* ssl;
     sockaddr_storage address;
     Clock::time_point deadline;
+    bool silent;
+    std::list<int>::iterator position;  // in silent_ or started_
   };
+  using HandshakeMap = std::unordered_map<int, Handshake>;
 
   void Watch(int fd, uint32_t events, int op) {
     epoll_event ev{};
@@ -196,9 +224,14 @@ class Acceptor::Impl {
 
   void Loop() {
     std::vector<epoll_event> events(64);
-    bool accepting = true;
     while (!stopping_.load()) {
-      int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 250);
+      int timeout_ms = 250;
+      if (paused_) {
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(resume_at_ - Clock::now());
+        timeout_ms = static_cast<int>(std::clamp<int64_t>(left.count() + 1, 0, 250));
+      }
+      int n = epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout_ms);
       for (int i = 0; i < n; ++i) {
         int fd = events[i].data.fd;
         if (fd == wake_fd_) continue;
@@ -210,27 +243,27 @@ class Acceptor::Impl {
       }
       ExpireHandshakes();
       ReleaseParked();
-      // With the handshake table full, stop watching the listening socket until one ends.
-      bool want = handshakes_.size() < options_.max_handshakes;
-      if (want != accepting) {
-        Watch(listen_fd_, want ? EPOLLIN : 0, EPOLL_CTL_MOD);
-        accepting = want;
+      if (paused_ && Clock::now() >= resume_at_) {
+        paused_ = false;
+        Watch(listen_fd_, EPOLLIN, EPOLL_CTL_MOD);
       }
+      if (spare_fd_ < 0) spare_fd_ = OpenSpare();
+      descriptor_warning_.Flush();
     }
   }
 
   void AcceptAll() {
-    while (handshakes_.size() < options_.max_handshakes) {
+    // A full handshake table makes room by dropping the oldest handshake (see MakeRoom).
+    for (size_t accepted = 0; !paused_ && accepted < kMaxAcceptsPerWakeup; ++accepted) {
       AcceptedConnection c;
       socklen_t len = sizeof c.address;
       c.fd = accept4(listen_fd_, reinterpret_cast<sockaddr*>(&c.address), &len,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (c.fd < 0) {
-        if (errno == EMFILE || errno == ENFILE) {
-          LogWarning("accept: out of file descriptors");
-        }
+        if (errno == EMFILE || errno == ENFILE) OutOfDescriptors();
         return;  // EAGAIN: all taken; other errors: the peer went away
       }
+      pause_ = std::chrono::milliseconds(0);
       if (quarantine_) {
         if (std::optional<Clock::time_point> until = quarantine_(c.fd)) {
           // Keep the number out of use; serve the connection on a duplicate.
@@ -260,10 +293,42 @@ class Acceptor::Impl {
         continue;
       }
       SSL_set_accept_state(ssl);
-      handshakes_[c.fd] = Handshake{ssl, c.address, Clock::now() + options_.handshake_timeout};
+      if (handshakes_.size() >= std::max<size_t>(1, options_.max_handshakes)) MakeRoom();
+      silent_.push_back(c.fd);
+      handshakes_[c.fd] = Handshake{ssl, c.address, Clock::now() + options_.handshake_timeout,
+                                    /*silent=*/true, std::prev(silent_.end())};
       Watch(c.fd, EPOLLIN, EPOLL_CTL_ADD);
       Step(c.fd);
     }
+  }
+
+  // accept failed with EMFILE or ENFILE. With the spare descriptor closed, one pending
+  // connection is accepted and closed (its client learns at once instead of waiting); then the
+  // listening socket is left alone for a while (it stays readable, so watching it would spin),
+  // and the warning is counted, not written each time.
+  void OutOfDescriptors() {
+    descriptor_warning_.Note();
+    if (spare_fd_ >= 0) {
+      close(spare_fd_);
+      spare_fd_ = -1;
+      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) close(fd);
+      spare_fd_ = OpenSpare();  // if another thread took the number, the loop tries again
+    }
+    pause_ = std::clamp(2 * pause_, kMinAcceptPause, kMaxAcceptPause);
+    paused_ = true;
+    resume_at_ = Clock::now() + pause_;
+    Watch(listen_fd_, 0, EPOLL_CTL_MOD);
+  }
+
+  // Drops one handshake to make room for a new connection: the oldest whose client has sent
+  // nothing yet, else the oldest of all. A real client sends its ClientHello right after
+  // connecting, so connections that never send a byte cannot keep new clients waiting for the
+  // handshake timeout (issue 12, item 6).
+  void MakeRoom() {
+    std::list<int>& from = !silent_.empty() ? silent_ : started_;
+    if (from.empty()) return;
+    Drop(handshakes_.find(from.front()));
   }
 
   // Drives one handshake as far as its socket allows.
@@ -278,11 +343,17 @@ class Acceptor::Impl {
       c.fd = fd;
       c.address = it->second.address;
       c.ssl = it->second.ssl;
+      Unlist(it->second);
       handshakes_.erase(it);
       deliver_(c);
       return;
     }
     int err = SSL_get_error(it->second.ssl, rc);
+    if (it->second.silent && !SSL_in_before(it->second.ssl)) {
+      // The ClientHello has arrived: from now on this is a handshake under way.
+      started_.splice(started_.end(), silent_, it->second.position);
+      it->second.silent = false;
+    }
     if (err == SSL_ERROR_WANT_READ) {
       Watch(fd, EPOLLIN, EPOLL_CTL_MOD);
     } else if (err == SSL_ERROR_WANT_WRITE) {
@@ -305,20 +376,27 @@ class Acceptor::Impl {
     }
   }
 
+  // Both lists are in accept order and every handshake has the same time limit, so the
+  // expired ones are at their fronts.
   void ExpireHandshakes() {
     auto now = Clock::now();
-    for (auto it = handshakes_.begin(); it != handshakes_.end();) {
-      auto next = std::next(it);
-      if (now >= it->second.deadline) Drop(it);
-      it = next;
+    for (std::list<int>* list : {&silent_, &started_}) {
+      while (!list->empty()) {
+        auto it = handshakes_.find(list->front());
+        if (now < it->second.deadline) break;
+        Drop(it);
+      }
     }
   }
 
-  void Drop(std::unordered_map<int, Handshake>::iterator it) {
+  void Unlist(const Handshake& h) { (h.silent ? silent_ : started_).erase(h.position); }
+
+  void Drop(HandshakeMap::iterator it) {
     int fd = it->first;
     epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     SSL_free(it->second.ssl);
     close(fd);
+    Unlist(it->second);
     handshakes_.erase(it);
   }
 
@@ -334,7 +412,19 @@ class Acceptor::Impl {
   std::vector<std::pair<int, Clock::time_point>> parked_;  // accept thread only
   std::thread thread_;
   std::atomic<bool> stopping_{false};
-  std::unordered_map<int, Handshake> handshakes_;  // accept thread only
+  // The accept thread only, from here on.
+  HandshakeMap handshakes_;
+  std::list<int> silent_;   // handshakes whose client has sent nothing, oldest first
+  std::list<int> started_;  // the others, oldest first
+  int spare_fd_ = -1;       // the spare descriptor (see OpenSpare); -1 while it could not reopen
+  bool paused_ = false;     // the listening socket is not watched until resume_at_
+  Clock::time_point resume_at_;
+  std::chrono::milliseconds pause_{0};  // the last pause; 0 after a successful accept
+  RateLimitedLog descriptor_warning_{
+      LogLevel::kWarning,
+      "accept: out of file descriptors (EMFILE/ENFILE): connections wait or are closed; raise "
+      "the open-file limit (LimitNOFILE=) or lower max-connections",
+      kDescriptorWarningInterval};
 };
 
 Acceptor::Acceptor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -7,6 +7,12 @@
 // drives every handshake through epoll, each with a deadline, and hands finished connections
 // (plain or TLS) to a callback — HttpServer gives them to Pistache's transports.
 //
+// Out of file descriptors (accept fails with EMFILE or ENFILE): the acceptor closes a spare
+// descriptor it keeps, accepts and closes one pending connection (its client learns at once),
+// opens the spare again, and stops watching the listening socket for 10 ms, doubling up to
+// 500 ms while the failure lasts, instead of spinning on it; the warning is written once per
+// 10 s with a count (issue 13, item 1).
+//
 // TLS: 1.2 and 1.3 only; for TLS 1.2 only ECDHE key exchange with AEAD ciphers (AES-GCM,
 // ChaCha20-Poly1305); no compression, no renegotiation. ReloadTls() swaps in a new certificate
 // and key for new connections; established ones keep theirs.
@@ -36,7 +42,9 @@ struct AcceptorOptions {
   std::string tls_key;   // PEM private key
   // A TLS handshake must finish within this.
   std::chrono::milliseconds handshake_timeout{10000};
-  // Handshakes under way at once; further connections wait in the kernel's backlog.
+  // Handshakes under way at once (at least 1). When the table is full, a new connection
+  // replaces the oldest handshake whose client has sent nothing yet, else the oldest of all:
+  // connections that never send a byte cannot make a new client wait (issue 12, item 6).
   size_t max_handshakes = 1024;
 };
 

@@ -246,6 +246,7 @@ class HttpServer::Impl {
     accept.tls_cert = options.tls_cert;
     accept.tls_key = options.tls_key;
     accept.handshake_timeout = options.limits.header_timeout;
+    accept.max_handshakes = options.max_handshakes;
     auto acceptor = Acceptor::Bind(accept);
     if (!acceptor.ok()) return acceptor.status();
     acceptor_ = std::move(acceptor.value());
@@ -347,6 +348,15 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   Status s = impl->Start(options);
   if (!s.ok()) return s;
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
+}
+
+uint64_t HttpServer::DescriptorsNeeded(const HttpServerOptions& options) {
+  // The listening socket, the acceptor's epoll, eventfd and spare descriptor; an epoll and an
+  // eventfd per network thread and for the reactor; connections whose number is quarantined
+  // are held twice for a moment (a few, counted generously).
+  constexpr uint64_t kFixed = 16;
+  const uint64_t handshakes = options.tls_cert.empty() ? 0 : options.max_handshakes;
+  return kFixed + 2 * static_cast<uint64_t>(options.threads) + options.max_connections + handshakes;
 }
 
 uint16_t HttpServer::port() const { return impl_->port(); }

@@ -25,6 +25,9 @@ struct HttpServerOptions {
   uint16_t port = 8080;             // 0: any free port (see HttpServer::port)
   int threads = 4;                  // network (reactor) threads
   uint32_t max_connections = 4096;  // further connections are closed at once
+  // TLS handshakes under way at once; when full, a new connection replaces the oldest
+  // handshake whose client has sent nothing (see Acceptor).
+  uint32_t max_handshakes = 1024;
   HttpLimits limits;
   std::string tls_cert;  // PEM files; both empty: plain HTTP
   std::string tls_key;
@@ -36,6 +39,10 @@ class HttpServer {
   // address cannot be bound, InvalidArgument when the TLS files cannot be used.
   static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options, HttpApp& app);
   ~HttpServer();  // Shutdown(0) if not yet done
+
+  // The most file descriptors a server with these options holds at once: a descriptor per
+  // connection and per handshake, plus the listener's and the network threads' own.
+  static uint64_t DescriptorsNeeded(const HttpServerOptions& options);
 
   // The port actually bound.
   uint16_t port() const;

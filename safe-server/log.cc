@@ -38,4 +38,35 @@ void Log(LogLevel level, std::string_view message) {
   (void)ignored;  // nowhere to report a failed log write
 }
 
+void RateLimitedLog::Note(Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++total_;
+  if (!logged_once_) {
+    logged_once_ = true;
+    last_line_ = now;
+    Log(level_, message_);
+    return;
+  }
+  ++counted_;
+  if (now - last_line_ >= interval_) WriteCounted(now);
+}
+
+void RateLimitedLog::Flush(Clock::time_point now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (counted_ > 0 && now - last_line_ >= interval_) WriteCounted(now);
+}
+
+uint64_t RateLimitedLog::total() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return total_;
+}
+
+void RateLimitedLog::WriteCounted(Clock::time_point now) {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_line_).count();
+  Log(level_, message_ + " (" + std::to_string(counted_) + " more times in the last " +
+                  std::to_string(seconds) + " s)");
+  counted_ = 0;
+  last_line_ = now;
+}
+
 }  // namespace safe::server

@@ -2,6 +2,7 @@
 // SIGTERM or SIGINT.
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <mutex>
@@ -126,6 +128,70 @@ Result<std::string> MakeCheckpoint(storage::RocksDbStore& engine, const std::str
   return dir;
 }
 
+// Descriptors that neither listener counts: stdio, the store's files beyond those already there
+// (new SST, blob and WAL files, compactions, checkpoints), the key and auth files, a RADOS
+// client's sockets.
+constexpr uint64_t kOtherDescriptors = 128;
+
+// Files the store holds open: RocksDB keeps every SST and blob file open, so about one per
+// file already in the data directory.
+uint64_t StoreDescriptors(const ServerConfig& config) {
+  if (config.storage == "rados") return 0;
+  std::error_code ec;
+  uint64_t files = 0;
+  for (std::filesystem::directory_iterator it(config.data_dir, ec), end; !ec && it != end;
+       it.increment(ec)) {
+    ++files;
+  }
+  return files;
+}
+
+// The start-up check of max-connections against the open-file limit (issue 13, item 1): when
+// the soft limit (RLIMIT_NOFILE) is below what the connections, handshakes and store need, it
+// is raised to the hard limit; when even that is too low, max-connections is lowered to fit,
+// and one line says so. Returns the max-connections to use, or 0 when not even a few
+// connections fit.
+uint32_t FitConnectionsToDescriptorLimit(const ServerConfig& config,
+                                         const HttpServerOptions& admin) {
+  const uint64_t fixed =
+      HttpServer::DescriptorsNeeded(admin) + StoreDescriptors(config) + kOtherDescriptors;
+  auto needed = [&](uint32_t max_connections) {
+    HttpServerOptions http;
+    http.threads = config.threads;
+    http.tls_cert = config.tls_cert;
+    http.max_connections = max_connections;
+    http.max_handshakes = std::min<uint32_t>(http.max_handshakes, max_connections);
+    return fixed + HttpServer::DescriptorsNeeded(http);
+  };
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return config.max_connections;
+  const uint64_t wanted = needed(config.max_connections);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;  // RLIM_INFINITY included
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= wanted) return config.max_connections;
+  // The most connections that fit, found by halving the range.
+  uint32_t low = 0;
+  uint32_t high = config.max_connections;
+  while (low < high) {
+    uint32_t mid = low + (high - low + 1) / 2;
+    if (needed(mid) <= limit.rlim_cur) {
+      low = mid;
+    } else {
+      high = mid - 1;
+    }
+  }
+  constexpr uint32_t kFewestConnections = 8;
+  if (low < kFewestConnections) return 0;
+  LogWarning("max-connections lowered from " + std::to_string(config.max_connections) + " to " +
+             std::to_string(low) + ": the open-file limit (RLIMIT_NOFILE) is " +
+             std::to_string(limit.rlim_cur) + " and " + std::to_string(wanted) +
+             " would be needed; raise LimitNOFILE= in the unit (or ulimit -n)");
+  return low;
+}
+
 std::string ShowHostPort(std::string host, uint16_t port) {
   if (host.find(':') != std::string::npos && host.front() != '[') host = "[" + host + "]";
   return host + ":" + std::to_string(port);
@@ -141,6 +207,23 @@ int Run(const ServerConfig& config) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+
+  // The admin listener's options, here because the descriptor check counts them.
+  HttpServerOptions admin;
+  admin.host = config.admin_listen_host;
+  admin.port = config.admin_listen_port;
+  admin.threads = 1;
+  admin.max_connections = 64;
+  // Before anything opens files: the store's must fit under the limit as well.
+  const uint32_t max_connections = FitConnectionsToDescriptorLimit(config, admin);
+  if (max_connections == 0) {
+    rlimit limit{};
+    getrlimit(RLIMIT_NOFILE, &limit);
+    std::cerr << "safe-server: max-connections: the open-file limit (RLIMIT_NOFILE) of "
+              << limit.rlim_cur << " leaves room for almost no connections; raise LimitNOFILE= "
+              << "in the unit (or ulimit -n)\n";
+    return 2;
+  }
 
   auto auth = RequestAuth::Load(AuthFiles{config.htpasswd, config.tokens, config.auth_realm});
   if (!auth.ok()) {
@@ -272,7 +355,8 @@ int Run(const ServerConfig& config) {
     http.host = config.listen_host;
     http.port = config.listen_port;
     http.threads = config.threads;
-    http.max_connections = config.max_connections;
+    http.max_connections = max_connections;
+    http.max_handshakes = std::min<uint32_t>(http.max_handshakes, max_connections);
     http.limits.header_timeout = config.header_timeout;
     http.limits.body_timeout = config.body_timeout;
     http.limits.idle_timeout = config.idle_timeout;
@@ -303,11 +387,6 @@ int Run(const ServerConfig& config) {
           return (rocks == nullptr || rocks->Stats().ok()) && service.writable();
         },
         std::move(checkpoint));
-    HttpServerOptions admin;
-    admin.host = config.admin_listen_host;
-    admin.port = config.admin_listen_port;
-    admin.threads = 1;
-    admin.max_connections = 64;
     auto admin_server = HttpServer::Start(admin, admin_app);
     if (!admin_server.ok()) {
       std::cerr << "safe-server: admin-listen: " << admin_server.status().message() << "\n";

@@ -52,6 +52,10 @@ constexpr size_t kChunkRecords = 1024;
 // Blob files: smaller than RocksDB's 256 MiB default, so that garbage collection can reclaim
 // replaced blobs on a small server without rewriting huge files.
 constexpr uint64_t kBlobFileBytes = 64 << 20;
+// The wait after a failed DB::Resume() starts here and doubles up to the maximum (see
+// RocksDbStore::Impl::MaybeResume).
+constexpr std::chrono::milliseconds kMinResumeBackoff{50};
+constexpr std::chrono::milliseconds kMaxResumeBackoff{1000};
 
 std::string EncodeInfo(const BackupInfo& info) {
   std::string out(kMetadataBytes, '\0');
@@ -129,24 +133,49 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::IOError(what + ": " + CodeName(s.code()));
 }
 
-// Discards RocksDB's informational log (read-only opens must not write a LOG file).
+// Discards RocksDB's informational log, for every way of opening the store: RocksDB would
+// otherwise write (and rotate) a LOG file in the data directory with per-flush timestamps and
+// record counts, which docs/privacy.md promises are not kept. Errors reach the server as
+// Status values instead.
 class NullLogger final : public rocksdb::Logger {
  public:
+  NullLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::HEADER_LEVEL) {}
   using rocksdb::Logger::Logv;
   void Logv(const char* /*format*/, va_list /*ap*/) override {}
+  void Logv(const rocksdb::InfoLogLevel /*level*/, const char* /*format*/,
+            va_list /*ap*/) override {}
+  void LogHeader(const char* /*format*/, va_list /*ap*/) override {}
 };
 
-// Keeps RocksDB from recovering from a full disk on its own. Its background recovery waits until
-// a whole write buffer of the (unused) default column family is free (64 MiB) and looks only
-// every few seconds, so on a small or nearly full disk puts would answer 507 long after space
-// was freed; meanwhile DB::Resume() answers Busy. Without it, MaybeResume() on the next write
-// recovers as soon as the write can succeed (tests/faults: FullDiskTest).
+// What RocksDbStore needs to know of RocksDB's background errors: one was raised and the
+// database has not been resumed since. Shared by the listener and the store.
+struct RecoveryState {
+  std::atomic<bool> resume_needed{false};
+};
+
+// Keeps RocksDB from recovering on its own and tells the store to resume it instead. RocksDB's
+// own recovery from a full disk waits until a whole write buffer of the (unused) default column
+// family is free (64 MiB) and looks only every few seconds, so on a small or nearly full disk
+// puts would answer 507 long after space was freed; meanwhile DB::Resume() answers Busy; and it
+// does not try at all after other retryable errors (e.g. a WAL that could not be created while
+// the process was out of file descriptors). Instead MaybeResume() resumes the database on the
+// next call, with a backoff, as soon as the error has gone (tests/faults: FullDiskTest,
+// DescriptorExhaustionTest).
 class ManualRecovery final : public rocksdb::EventListener {
  public:
+  explicit ManualRecovery(std::shared_ptr<RecoveryState> state) : state_(std::move(state)) {}
+  void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/,
+                         rocksdb::Status* /*bg_error*/) override {
+    state_->resume_needed.store(true);
+  }
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*bg_error*/,
                             bool* auto_recovery) override {
     *auto_recovery = false;
+    state_->resume_needed.store(true);
   }
+
+ private:
+  std::shared_ptr<RecoveryState> state_;
 };
 
 // Wakes the blob collector of a writable store (RocksDbStore::Impl::RunCollector). Garbage is
@@ -188,8 +217,10 @@ struct DbConfig {
   std::vector<rocksdb::ColumnFamilyDescriptor> families;  // default, metadata, blobs
 };
 
-DbConfig MakeDbConfig(const RocksDbOptions& options) {
+DbConfig MakeDbConfig(const RocksDbOptions& options,
+                      const std::shared_ptr<RecoveryState>& recovery) {
   DbConfig config;
+  config.db_options.info_log = std::make_shared<NullLogger>();
   config.db_options.create_if_missing = true;
   config.db_options.create_missing_column_families = true;
   config.db_options.max_background_jobs = 2;
@@ -200,9 +231,7 @@ DbConfig MakeDbConfig(const RocksDbOptions& options) {
   // The metadata family fills its memtable far more slowly than the blobs family; without a cap
   // its unflushed entries would keep gigabytes of WAL alive.
   config.db_options.max_total_wal_size = 4 * options.write_buffer_bytes;
-  config.db_options.keep_log_file_num = 4;
-  config.db_options.max_log_file_size = 4 << 20;
-  config.db_options.listeners.push_back(std::make_shared<ManualRecovery>());
+  config.db_options.listeners.push_back(std::make_shared<ManualRecovery>(recovery));
 
   std::shared_ptr<rocksdb::Cache> cache = rocksdb::NewLRUCache(options.block_cache_bytes);
 
@@ -253,8 +282,14 @@ struct RocksDbStore::Impl {
   std::array<std::mutex, kStripes> stripes;
   std::atomic<uint64_t> backups{0};
   std::atomic<uint64_t> bytes{0};
-  // Set when a write failed for lack of space: the next write calls DB::Resume() first.
-  std::atomic<bool> resume_needed{false};
+  // Set when a write failed or RocksDB raised a background error: the next call resumes the
+  // database first (see MaybeResume).
+  std::shared_ptr<RecoveryState> recovery = std::make_shared<RecoveryState>();
+  // After a failed DB::Resume(), none before resume_after; the wait doubles up to
+  // kMaxResumeBackoff. GUARDED_BY(resume_mutex).
+  std::mutex resume_mutex;
+  std::chrono::steady_clock::time_point resume_after;
+  std::chrono::milliseconds resume_backoff{0};
   // Set by OpenReadOnly before the store is shared; never changed after.
   bool read_only = false;
   bool metadata_only = false;  // a secondary instance: no blob reads (see ReadOnlyMode)
@@ -331,7 +366,7 @@ struct RocksDbStore::Impl {
       return;
     }
     collector_retry_after = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    if (FromRocks(s, "collecting blob garbage").IsNoSpace()) resume_needed.store(true);
+    recovery->resume_needed.store(true);  // a no-op when RocksDB raised no background error
   }
 
   // Idempotent; safe to call concurrently.
@@ -360,13 +395,28 @@ struct RocksDbStore::Impl {
     return DecodeInfo(value);
   }
 
+  // Clears RocksDB's background error (a full disk, a WAL or SST file that could not be
+  // created or written, e.g. while the process was out of file descriptors) so that writes are
+  // accepted again. Does nothing unless a write failed or an error was raised since the last
+  // successful resume. A write (for_write) tries at once, since it would fail anyway; other
+  // callers (Stats, polled by /readyz and /metrics) wait after a failed resume (50 ms, doubling
+  // up to kMaxResumeBackoff), so a lasting failure costs little. One call resumes at a time.
+  // DB::Resume() answers OK when there is no error to clear.
   // REQUIRES: lifetime_mutex held (shared) and db open.
-  void MaybeResume() {
-    if (!resume_needed.exchange(false)) return;
-    // Clears RocksDB's background error (e.g. after a full disk) so that writes are accepted
-    // again; OK when there is none. If space is still missing, the write fails again and sets
-    // the flag again.
-    if (!db->Resume().ok()) resume_needed.store(true);
+  void MaybeResume(bool for_write) {
+    if (!recovery->resume_needed.load()) return;
+    std::unique_lock<std::mutex> lock(resume_mutex, std::try_to_lock);
+    if (!lock.owns_lock()) return;  // another call is resuming
+    const auto now = std::chrono::steady_clock::now();
+    if (!for_write && now < resume_after) return;
+    recovery->resume_needed.store(false);
+    if (db->Resume().ok()) {
+      resume_backoff = std::chrono::milliseconds(0);
+      return;
+    }
+    recovery->resume_needed.store(true);
+    resume_backoff = std::min(kMaxResumeBackoff, std::max(kMinResumeBackoff, 2 * resume_backoff));
+    resume_after = now + resume_backoff;
   }
 
   // REQUIRES: lifetime_mutex held (shared) and db open.
@@ -374,7 +424,9 @@ struct RocksDbStore::Impl {
     rocksdb::WriteOptions write_options;
     write_options.sync = sync;
     Status status = FromRocks(db->Write(write_options, batch), what);
-    if (status.IsNoSpace()) resume_needed.store(true);
+    // Any failed write may have left a background error behind (RocksDB stops accepting writes
+    // after a failed WAL write): have the next call resume the database.
+    if (!status.ok()) recovery->resume_needed.store(true);
     return status;
   }
 
@@ -429,8 +481,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& o
                            ec.message());
   }
 
-  DbConfig config = MakeDbConfig(options);
   auto impl = std::make_unique<Impl>();
+  DbConfig config = MakeDbConfig(options, impl->recovery);
   impl->verify_blob_checksums = options.verify_blob_checksums;
   const bool collect = options.enable_blob_files && options.blob_garbage_ratio > 0;
   if (collect) {
@@ -468,12 +520,10 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::OpenReadOnly(const RocksDbOp
     return Status::NotFound("no database at " + options.path);
   }
 
-  DbConfig config = MakeDbConfig(options);
+  auto impl = std::make_unique<Impl>();
+  DbConfig config = MakeDbConfig(options, impl->recovery);
   config.db_options.create_if_missing = false;
   config.db_options.create_missing_column_families = false;
-  // Without a logger of its own RocksDB would write (and rotate) a LOG file in options.path.
-  config.db_options.info_log = std::make_shared<NullLogger>();
-  auto impl = std::make_unique<Impl>();
   impl->read_only = true;
   impl->metadata_only = mode == ReadOnlyMode::kMetadataOnly;
   rocksdb::DB* raw_db = nullptr;
@@ -584,7 +634,7 @@ Result<PutOutcome> RocksDbStore::Put(const BackupId& key, std::string_view blob,
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return Closed();
   if (impl_->read_only) return ReadOnly();
-  impl_->MaybeResume();
+  impl_->MaybeResume(/*for_write=*/true);
 
   const BackupInfo info{blob.size(), upload_day};
   rocksdb::WriteBatch batch(blob.size() + 2 * BackupId::kBytes + kMetadataBytes + 64);
@@ -612,7 +662,7 @@ Status RocksDbStore::Delete(const BackupId& key) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return Closed();
   if (impl_->read_only) return ReadOnly();
-  impl_->MaybeResume();
+  impl_->MaybeResume(/*for_write=*/true);
   std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
   Result<BackupInfo> old = impl_->ReadInfo(rocksdb::ReadOptions(), key);
   if (!old.ok()) return old.status();
@@ -661,7 +711,7 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
     Status read = impl_->ReadChunk(first, &resume_after, &chunk, &done);
     if (!read.ok()) return read;
     first = false;
-    impl_->MaybeResume();
+    impl_->MaybeResume(/*for_write=*/true);
     for (const auto& [key, scanned] : chunk) {
       if (scanned.upload_day >= cutoff_day) continue;
       // Decide again under the key's lock: the record may have been re-uploaded (keep it) or
@@ -698,6 +748,8 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
 Result<StoreStats> RocksDbStore::Stats() {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return Closed();
+  // Polled by /readyz: a store whose error has gone becomes ready without waiting for a write.
+  if (!impl_->read_only) impl_->MaybeResume(/*for_write=*/false);
   StoreStats stats;
   stats.backups = impl_->backups.load();
   stats.bytes = impl_->bytes.load();

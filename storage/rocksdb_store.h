@@ -36,9 +36,14 @@
 //
 // Errors are translated once, here: RocksDB NotFound -> NotFound; no space (IOError/NoSpace or
 // SpaceLimit) -> NoSpace; Corruption -> Corruption; everything else -> IOError. Messages never
-// contain key bytes. After a write fails for lack of space RocksDB may stop accepting writes
-// (a "background error"); the next write then first calls DB::Resume(), so writes work again
-// once space has been freed, without a restart. Calls after Close() return Unavailable.
+// contain key bytes. After a write fails (a full disk, a WAL that could not be created while the
+// process was out of file descriptors, any I/O error) RocksDB may stop accepting writes (a
+// "background error"); the next write then first calls DB::Resume(), and so does Stats() (with
+// a backoff of 50 ms doubling up to 1 s after a failed resume), so writes work again once the
+// cause has gone, without a restart. Calls after Close() return Unavailable.
+//
+// RocksDB's informational log is discarded: no LOG or LOG.old.* file is written in the data
+// directory (its per-flush timestamps and counts are what docs/privacy.md promises not to keep).
 //
 // Ownership: the store owns the RocksDB instance and its directory lock; a second store (in
 // this or another process) cannot open the same directory while this one is open. A store made
@@ -150,7 +155,8 @@ class RocksDbStore final : public BackupStore {
   // OK. Returns the error RocksDB reported while closing, if any.
   Status Close();
 
-  // Exact record count and bytes plus RocksDB's estimates. Unavailable after Close().
+  // Exact record count and bytes plus RocksDB's estimates. Resumes the database first when a
+  // background error was raised (see "Errors" above). Unavailable after Close().
   Result<StoreStats> Stats();
 
   // Writes a consistent copy of the database (both column families, as of one moment) to

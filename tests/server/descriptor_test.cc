@@ -1,0 +1,318 @@
+// File descriptors and idle connections, through the real binary on 127.0.0.1:
+// - issue 13, item 1: under an open-file limit of 256, idle TCP connections until descriptors
+//   run out, then released: the server does not spin or flood its log, and the next PUT answers
+//   2xx within 5 s and /readyz is ready again;
+// - issue 12, item 6: with 1,100 connections open that never send a byte, a new client (TLS or
+//   plain) is served within 1 s.
+// Every loop is bounded in count and time; nothing but loopback is contacted.
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/server/e2e_util.h"
+#include "tests/support/server_process.h"
+
+namespace safe::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// Raises this process's soft open-file limit to its hard limit (the test opens many sockets;
+// a server started by ServerProcess inherits it). Returns the limit now in force.
+rlim_t RaiseOwnDescriptorLimit() {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+  getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
+}
+
+// A safe-server child whose open-file limit (soft and hard, as `ulimit -n` sets them) is set
+// between fork and exec. stderr is collected; the ports come from its "listening on" lines.
+class LimitedServer {
+ public:
+  static std::unique_ptr<LimitedServer> Start(rlim_t nofile, std::vector<std::string> args) {
+    auto s = std::unique_ptr<LimitedServer>(new LimitedServer());
+    std::vector<std::string> argv = {std::string(SAFE_BIN_DIR) + "/safe-server", "--listen",
+                                     "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    int pipe_fds[2];
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return nullptr;
+    pid_t pid = fork();
+    if (pid == 0) {
+      rlimit limit{nofile, nofile};
+      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
+      dup2(pipe_fds[1], STDERR_FILENO);
+      std::vector<char*> cargv;
+      for (auto& a : argv) cargv.push_back(a.data());
+      cargv.push_back(nullptr);
+      execv(cargv[0], cargv.data());
+      _exit(127);
+    }
+    close(pipe_fds[1]);
+    s->pid_ = pid;
+    s->stderr_fd_ = pipe_fds[0];
+    s->reader_ = std::thread([raw = s.get()] { raw->ReadStderr(); });
+    auto deadline = Clock::now() + std::chrono::seconds(30);
+    while (Clock::now() < deadline) {
+      std::string log = s->Log();
+      s->port_ = PortAfter(log, "safe-server: listening on 127.0.0.1:");
+      s->admin_port_ = PortAfter(log, "safe-server: admin listening on 127.0.0.1:");
+      if (s->port_ != 0 && s->admin_port_ != 0) return s;
+      if (waitpid(pid, nullptr, WNOHANG) == pid) {
+        s->pid_ = -1;
+        ADD_FAILURE() << "safe-server exited:\n" << log;
+        return nullptr;
+      }
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+    ADD_FAILURE() << "safe-server did not report its ports:\n" << s->Log();
+    return nullptr;
+  }
+
+  ~LimitedServer() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    if (reader_.joinable()) reader_.join();
+    close(stderr_fd_);
+  }
+
+  // SIGTERM and wait (bounded by the server's own 10 s grace); the exit status.
+  int Terminate() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    if (reader_.joinable()) reader_.join();
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+  std::string Log() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return log_;
+  }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::string AdminUrl(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(admin_port_) + path;
+  }
+  uint16_t port() const { return port_; }
+  pid_t pid() const { return pid_; }
+
+ private:
+  LimitedServer() = default;
+  static uint16_t PortAfter(const std::string& log, const std::string& prefix) {
+    size_t at = log.find(prefix);
+    if (at == std::string::npos) return 0;
+    return static_cast<uint16_t>(std::atoi(log.c_str() + at + prefix.size()));
+  }
+  void ReadStderr() {
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(stderr_fd_, buf, sizeof buf)) > 0) {
+      std::lock_guard<std::mutex> lock(mu_);
+      // A flood (the bug this guards against) could fill memory: keep the first 8 MiB.
+      if (log_.size() < (8u << 20)) log_.append(buf, static_cast<size_t>(n));
+      lines_ += static_cast<size_t>(std::count(buf, buf + n, '\n'));
+    }
+  }
+
+ public:
+  size_t lines() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lines_;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stderr_fd_ = -1;
+  uint16_t port_ = 0;
+  uint16_t admin_port_ = 0;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::string log_;   // GUARDED_BY(mu_)
+  size_t lines_ = 0;  // GUARDED_BY(mu_)
+};
+
+// CPU seconds (user + system) the process has used so far, from /proc/PID/stat.
+double CpuSeconds(pid_t pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t close_paren = stat.rfind(')');
+  if (close_paren == std::string::npos) return -1;
+  std::istringstream rest(stat.substr(close_paren + 2));
+  std::string field;
+  unsigned long long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) utime = std::stoull(field);
+    if (i == 15) stime = std::stoull(field);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Opens up to `count` TCP connections to 127.0.0.1:port that never send a byte. Stops early
+// when this process runs out of descriptors or a connect fails. The sockets are non-blocking:
+// a connection the server's backlog cannot take yet stays pending.
+std::vector<int> OpenSilentConnections(uint16_t port, size_t count) {
+  std::vector<int> fds;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (size_t i = 0; i < count; ++i) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) break;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
+      close(fd);
+      break;
+    }
+    fds.push_back(fd);
+  }
+  return fds;
+}
+
+void CloseAll(std::vector<int>* fds) {
+  for (int fd : *fds) close(fd);
+  fds->clear();
+}
+
+TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
+  ASSERT_GE(RaiseOwnDescriptorLimit(), 2100u) << "the test needs 2,100 descriptors of its own";
+  TempDir dir;
+  auto server = LimitedServer::Start(256, {"--data-dir", dir.path() + "/data"});
+  ASSERT_NE(server, nullptr);
+  std::mt19937_64 rng(7);
+  CurlClient client;
+  auto put = [&]() {
+    CurlRequest r;
+    r.method = "PUT";
+    r.url = server->Url("/backups/" + RandomBackupId(rng));
+    r.body = RandomBytes(2000, rng);
+    r.timeout = milliseconds(5000);
+    return client.Perform(r);
+  };
+  ASSERT_EQ(put().status, 201) << server->Log();
+
+  // Idle connections, far more than 256 descriptors; then give the server 3 s with them.
+  std::vector<int> idle = OpenSilentConnections(server->port(), 2000);
+  ASSERT_GE(idle.size(), 1000u);
+  double cpu_before = CpuSeconds(server->pid());
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  double cpu_used = CpuSeconds(server->pid()) - cpu_before;
+  CloseAll(&idle);
+
+  // The next PUT (on a new connection) answers 2xx within 5 s.
+  auto released = Clock::now();
+  CurlResponse r;
+  while (Clock::now() - released < std::chrono::seconds(5)) {
+    CurlClient fresh;
+    CurlRequest req;
+    req.method = "PUT";
+    req.url = server->Url("/backups/" + RandomBackupId(rng));
+    req.body = RandomBytes(2000, rng);
+    req.timeout = milliseconds(5000);
+    r = fresh.Perform(req);
+    if (r.status / 100 == 2) break;
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  auto took = std::chrono::duration_cast<milliseconds>(Clock::now() - released);
+  EXPECT_EQ(r.status / 100, 2) << r.status << " " << r.error;
+  EXPECT_LT(took.count(), 5000);
+  std::cout << "first 2xx PUT " << took.count() << " ms after the connections were released; "
+            << "server CPU while they were open: " << cpu_used << " s in 3 s\n";
+
+  CurlRequest ready;
+  ready.url = server->AdminUrl("/readyz");
+  ready.timeout = milliseconds(5000);
+  EXPECT_EQ(client.Perform(ready).status, 200);
+  // Not spinning on the listening socket: well under a core.
+  EXPECT_LT(cpu_used, 1.5);
+
+  EXPECT_EQ(server->Terminate(), 0);
+  EXPECT_LT(server->lines(), 100u) << server->Log().substr(0, 4000);
+  std::cout << "server log: " << server->lines() << " lines\n";
+}
+
+// The time a new client waits for its answer while `silent` connections that never send a byte
+// are open on the server's port.
+struct SilentResult {
+  long status;
+  milliseconds took;
+};
+
+SilentResult ServeWithSilentConnections(ServerProcess& server, const std::string& ca_file,
+                                        size_t silent) {
+  std::vector<int> idle = OpenSilentConnections(server.port(), silent);
+  EXPECT_EQ(idle.size(), silent);
+  // Let the server take them all in (accept, start handshakes).
+  std::this_thread::sleep_for(milliseconds(500));
+  CurlClient client;
+  CurlRequest r;
+  r.url = server.BaseUrl() + "backups/" + std::string(64, 'a');
+  r.ca_file = ca_file;
+  r.timeout = milliseconds(20000);
+  auto start = Clock::now();
+  CurlResponse answer = client.Perform(r);
+  SilentResult result{answer.status,
+                      std::chrono::duration_cast<milliseconds>(Clock::now() - start)};
+  CloseAll(&idle);
+  return result;
+}
+
+TEST(SilentConnectionsTest, NewTlsClientIsServedWithin1sWhile1100SilentConnectionsAreOpen) {
+  ASSERT_GE(RaiseOwnDescriptorLimit(), 2500u);
+  TempDir dir;
+  const std::string cert = dir.path() + "/cert.pem";
+  const std::string key = dir.path() + "/key.pem";
+  std::string out, err;
+  ASSERT_EQ(RunCommand({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=127.0.0.1", "-addext",
+                        "subjectAltName=IP:127.0.0.1", "-days", "2", "-keyout", key, "-out", cert},
+                       "", &out, &err),
+            0)
+      << err;
+  auto server = ServerProcess::Start({"--tls-cert", cert, "--tls-key", key});
+  ASSERT_NE(server, nullptr);
+  SilentResult r = ServeWithSilentConnections(*server, cert, 1100);
+  std::cout << "TLS: answered " << r.status << " after " << r.took.count() << " ms\n";
+  EXPECT_EQ(r.status, 404);
+  EXPECT_LT(r.took.count(), 1000);
+}
+
+TEST(SilentConnectionsTest, NewPlainClientIsServedWithin1sWhile1100SilentConnectionsAreOpen) {
+  ASSERT_GE(RaiseOwnDescriptorLimit(), 2500u);
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  SilentResult r = ServeWithSilentConnections(*server, "", 1100);
+  std::cout << "plain: answered " << r.status << " after " << r.took.count() << " ms\n";
+  EXPECT_EQ(r.status, 404);
+  EXPECT_LT(r.took.count(), 1000);
+}
+
+}  // namespace
+}  // namespace safe::testing
