@@ -7,8 +7,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -31,16 +33,11 @@ constexpr uint64_t kMaxParallelism = 64;
 // Longest base64 credential accepted (decodes to 12 KiB): far beyond any real user:password.
 constexpr size_t kMaxCredentialBase64 = 16384;
 
-// Verified against when the user is unknown, so that an unknown user costs the same Argon2 run as
-// a wrong password and response times do not tell which users exist. Made with the argon2 CLI from
-// a throwaway password; the result of this verification is ignored.
-constexpr char kDummyHash[] =
-    "$argon2id$v=19$m=19456,t=2,p=1$c2FmZS1zZXJ2ZXItZHVtbXktc2FsdA$"
-    "AC/9smg5+SQAg0kIHUjQ+jOj5Zxzcfw4BmkE80AGZmI";
-
 constexpr char kHowToMakeOne[] =
     "only argon2id is supported; make a line with: printf '%s' 'PASSWORD' | argon2 "
     "\"$(openssl rand -base64 12)\" -id -t 2 -k 19456 -p 1 -e";
+
+}  // namespace
 
 // Bytes that wipe themselves: decoded credentials live only in these.
 class WipedBuffer {
@@ -61,6 +58,8 @@ class WipedBuffer {
   std::vector<unsigned char> bytes_;
   size_t size_ = 0;
 };
+
+namespace {
 
 // ISO-8859-1 maps byte b to code point b, so the conversion is two lines; no library needed.
 // REQUIRES: out->capacity() >= 2 * in.size()
@@ -125,8 +124,9 @@ bool IsUnpaddedBase64(std::string_view text, size_t min_bytes) {
 
 // Checks the form `$argon2id$v=19$m=M,t=T,p=P$SALT$HASH` of the reference library's encoded
 // strings. Hand-written because the library does not export its decoder; argon2_verify decodes
-// again at each check, this only makes a bad line fail at load. Returns "" when well-formed.
-std::string WhyNotArgon2id(std::string_view hash) {
+// again at each check, this only makes a bad line fail at load (and tells its cost). Returns ""
+// when well-formed, and its parameters in *params.
+std::string WhyNotArgon2id(std::string_view hash, Argon2Params* out) {
   if (!StartsWith(hash, "$argon2id$")) return kHowToMakeOne;
   const std::string kMalformed =
       "malformed argon2id hash (expected "
@@ -165,7 +165,27 @@ std::string WhyNotArgon2id(std::string_view hash) {
       !IsUnpaddedBase64(fields[3], ARGON2_MIN_OUTLEN)) {
     return kMalformed;
   }
+  *out = Argon2Params{static_cast<uint32_t>(m), static_cast<uint32_t>(t), static_cast<uint32_t>(p)};
   return "";
+}
+
+// An encoded argon2id string with these parameters, a random salt and a random "hash":
+// verifying any password against it runs exactly the Argon2 work of a real line with these
+// parameters and never succeeds (no Argon2 run is needed to make it).
+std::string DummyHashWith(const Argon2Params& params) {
+  unsigned char salt[kHashSaltBytes];
+  unsigned char hash[kHashBytes];
+  randombytes_buf(salt, sizeof salt);
+  randombytes_buf(hash, sizeof hash);
+  auto b64 = [](const unsigned char* bytes, size_t n) {
+    std::string out(sodium_base64_encoded_len(n, sodium_base64_VARIANT_ORIGINAL_NO_PADDING), '\0');
+    sodium_bin2base64(out.data(), out.size(), bytes, n, sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+    out.resize(std::strlen(out.c_str()));
+    return out;
+  };
+  return "$argon2id$v=19$m=" + std::to_string(params.memory_kib) +
+         ",t=" + std::to_string(params.time_cost) + ",p=" + std::to_string(params.lanes) + "$" +
+         b64(salt, sizeof salt) + "$" + b64(hash, sizeof hash);
 }
 
 Status ReadWholeFile(const std::string& path, std::string* contents) {
@@ -311,13 +331,14 @@ Result<std::unique_ptr<BasicAuthenticator>> BasicAuthenticator::ParseHtpasswd(
       unsigned char u = static_cast<unsigned char>(c);
       if (u < 0x20 || u == 0x7f) return refuse("the user name contains a control character");
     }
-    std::string why = WhyNotArgon2id(hash);
+    Argon2Params params;
+    std::string why = WhyNotArgon2id(hash, &params);
     if (!why.empty()) return refuse(why);
     auto [it, inserted] = first_line.emplace(std::string(user), line_number);
     if (!inserted) {
       return refuse("the user appears twice (first on line " + std::to_string(it->second) + ")");
     }
-    users.emplace(std::string(user), std::string(hash));
+    users.emplace(std::string(user), User{std::string(hash), params});
   }
   if (users.empty()) {
     return Status::InvalidArgument(source + ": no users (expected user:$argon2id$... lines)");
@@ -326,8 +347,25 @@ Result<std::unique_ptr<BasicAuthenticator>> BasicAuthenticator::ParseHtpasswd(
       new BasicAuthenticator(std::move(users), std::move(options)));
 }
 
+namespace {
+Argon2Params Costliest(const std::map<std::string, Argon2Params>& all) {
+  Argon2Params best;
+  for (const auto& [user, p] : all) {
+    if (p.cost() > best.cost() || (p.cost() == best.cost() && p.lanes > best.lanes)) best = p;
+  }
+  return best;
+}
+}  // namespace
+
 BasicAuthenticator::BasicAuthenticator(UserTable users, BasicAuthOptions options)
-    : users_(std::move(users)), options_(std::move(options)) {
+    : users_(std::move(users)),
+      options_(std::move(options)),
+      costliest_([this] {
+        std::map<std::string, Argon2Params> all;
+        for (const auto& [name, user] : users_) all.emplace(name, user.params);
+        return Costliest(all);
+      }()),
+      dummy_hash_(DummyHashWith(costliest_)) {
   randombytes_buf(cache_mac_key_, sizeof(cache_mac_key_));
 }
 
@@ -343,33 +381,50 @@ std::chrono::steady_clock::time_point BasicAuthenticator::Now() const {
   return options_.now ? options_.now() : std::chrono::steady_clock::now();
 }
 
-bool BasicAuthenticator::Check(std::string_view authorization_header_value) {
-  std::string_view value = TrimSpaces(authorization_header_value);
+bool BasicAuthenticator::DecodeBasic(std::string_view header_value, WipedBuffer* credentials,
+                                     size_t* colon) {
+  std::string_view value = TrimSpaces(header_value);
   size_t space = value.find_first_of(" \t");
   if (space == std::string_view::npos) return false;
   if (!EqualsIgnoringAsciiCase(value.substr(0, space), "basic")) return false;
   std::string_view token = TrimSpaces(value.substr(space));
   if (token.empty() || token.size() > kMaxCredentialBase64) return false;
-
-  WipedBuffer credentials(token.size() / 4 * 3 + 3);
+  if (credentials->capacity() < token.size() / 4 * 3 + 3) return false;
   size_t decoded_size = 0;
   const char* end = nullptr;
-  if (sodium_base642bin(credentials.data(), credentials.capacity(), token.data(), token.size(),
+  if (sodium_base642bin(credentials->data(), credentials->capacity(), token.data(), token.size(),
                         nullptr, &decoded_size, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
       end != token.data() + token.size()) {
     return false;
   }
-  credentials.set_size(decoded_size);
-  std::string_view raw = credentials.view();
-  size_t colon = raw.find(':');
-  if (colon == std::string_view::npos) return false;
+  credentials->set_size(decoded_size);
+  *colon = credentials->view().find(':');
+  return *colon != std::string_view::npos;
+}
 
+bool BasicAuthenticator::CheckCached(std::string_view authorization_header_value) {
+  WipedBuffer credentials(
+      std::min(authorization_header_value.size(), kMaxCredentialBase64) / 4 * 3 + 3);
+  size_t colon = 0;
+  if (!DecodeBasic(authorization_header_value, &credentials, &colon)) return false;
+  return CacheHit(KeyOf(credentials.view()));
+}
+
+bool BasicAuthenticator::Check(std::string_view authorization_header_value) {
+  WipedBuffer credentials(
+      std::min(authorization_header_value.size(), kMaxCredentialBase64) / 4 * 3 + 3);
+  size_t colon = 0;
+  if (!DecodeBasic(authorization_header_value, &credentials, &colon)) return false;
+  std::string_view raw = credentials.view();
   CacheKey key = KeyOf(raw);
   if (CacheHit(key)) return true;
 
-  bool ok = VerifyCredentials(raw.substr(0, colon), raw.substr(colon + 1));
-  if (!ok && !auth_internal::IsValidUtf8(raw)) {
-    // Android's ISO-8859-1 against an htpasswd made from UTF-8. ':' is the same byte in both.
+  bool ok;
+  if (auth_internal::IsValidUtf8(raw)) {
+    ok = VerifyCredentials(raw.substr(0, colon), raw.substr(colon + 1));
+  } else {
+    // Android's ISO-8859-1 against an htpasswd made from UTF-8: one Argon2 run, on the converted
+    // bytes. ':' is the same byte in both.
     WipedBuffer utf8(2 * raw.size());
     Latin1ToUtf8Into(raw, &utf8);
     std::string_view converted = utf8.view();
@@ -382,14 +437,37 @@ bool BasicAuthenticator::Check(std::string_view authorization_header_value) {
 
 bool BasicAuthenticator::VerifyCredentials(std::string_view user, std::string_view password) {
   argon2_verifications_.fetch_add(1);
+  const auto started = std::chrono::steady_clock::now();
   auto it = users_.find(user);
-  if (it == users_.end()) {
-    int ignored = argon2_verify(kDummyHash, password.data(), password.size(), Argon2_id);
-    (void)ignored;
-    return false;
+  const bool known = it != users_.end();
+  const Argon2Params& params = known ? it->second.params : costliest_;
+  const bool ok = argon2_verify(known ? it->second.hash.c_str() : dummy_hash_.c_str(),
+                                password.data(), password.size(), Argon2_id) == ARGON2_OK;
+  const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now() - started)
+                           .count();
+  if (params == costliest_) {
+    // A running average (weight 1/8) of what a check at the costliest parameters takes.
+    int64_t average = costliest_ns_.load();
+    costliest_ns_.store(average == 0 ? took : average + (took - average) / 8);
+  } else if (!ok) {
+    // A cheaper line: pad a failure to what a costliest check takes, so that a wrong password
+    // for this user looks like one for any other (or for nobody). Success is not padded: only
+    // someone who knows the password sees it.
+    int64_t target = costliest_ns_.load();
+    if (target == 0) {
+      // Not measured yet: measure it once, on the dummy line (the work an unknown user costs).
+      const auto dummy_started = std::chrono::steady_clock::now();
+      int ignored = argon2_verify(dummy_hash_.c_str(), password.data(), password.size(), Argon2_id);
+      (void)ignored;
+      costliest_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::steady_clock::now() - dummy_started)
+                              .count());
+    } else if (target > took) {
+      std::this_thread::sleep_for(std::chrono::nanoseconds(target - took));
+    }
   }
-  return argon2_verify(it->second.c_str(), password.data(), password.size(), Argon2_id) ==
-         ARGON2_OK;
+  return ok;
 }
 
 BasicAuthenticator::CacheKey BasicAuthenticator::KeyOf(std::string_view credentials) const {

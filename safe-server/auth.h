@@ -11,9 +11,15 @@
 // can be checked against a guess without that key, is ever kept. Failed checks are never cached.
 //
 // Encodings: Android sends the credentials in ISO-8859-1, Desktop in UTF-8, and an htpasswd made
-// in a terminal holds the UTF-8 password. Verification is on raw bytes first; when the decoded
-// credentials are not valid UTF-8 they are read once more as ISO-8859-1 converted to UTF-8, so one
-// UTF-8 htpasswd line serves both apps.
+// in a terminal holds the UTF-8 password. Decoded credentials that are valid UTF-8 are verified as
+// they are; any others are read as ISO-8859-1 and converted to UTF-8 first, so one UTF-8 htpasswd
+// line serves both apps, and every check runs Argon2 exactly once.
+//
+// Timing: a failed check costs the same whoever the user is. An unknown user is verified against
+// a dummy line with the parameters of the costliest line in the file (memory x passes), and a
+// check of a user whose line is cheaper is padded (a sleep, no CPU) to the running average
+// duration of checks at those costliest parameters, so response times tell neither which users
+// exist nor which parameters their lines use.
 //
 // Reload: an authenticator never changes after it is made. To reload the file (e.g. on SIGHUP),
 // load a new one and swap the pointer; the new one starts with an empty cache, so a removed user or
@@ -42,6 +48,19 @@
 #include "common/status.h"
 
 namespace safe::server {
+
+class WipedBuffer;  // auth.cc: bytes that wipe themselves
+
+// The cost parameters of one argon2id line.
+struct Argon2Params {
+  uint32_t memory_kib = 0;
+  uint32_t time_cost = 0;
+  uint32_t lanes = 0;
+  uint64_t cost() const { return static_cast<uint64_t>(memory_kib) * time_cost; }
+  bool operator==(const Argon2Params& o) const {
+    return memory_kib == o.memory_kib && time_cost == o.time_cost && lanes == o.lanes;
+  }
+};
 
 struct BasicAuthOptions {
   // The realm sent in WWW-Authenticate. Printable ASCII without '"' or '\'.
@@ -84,11 +103,22 @@ class BasicAuthenticator {
 
   size_t user_count() const { return users_.size(); }
 
+  // As Check, from the cache alone: true only for a credential verified within cache_ttl. Never
+  // runs Argon2 (safe on a network thread).
+  bool CheckCached(std::string_view authorization_header_value);
+
   // How many Argon2 verifications Check() has run (for tests and metrics): a cache hit runs none.
   uint64_t argon2_verifications() const { return argon2_verifications_.load(); }
 
+  // The parameters an unknown user's check runs Argon2 with: the costliest line's.
+  Argon2Params unknown_user_params() const { return costliest_; }
+
  private:
-  using UserTable = std::map<std::string, std::string, std::less<>>;  // user -> encoded hash
+  struct User {
+    std::string hash;  // the encoded argon2id line
+    Argon2Params params;
+  };
+  using UserTable = std::map<std::string, User, std::less<>>;
   using CacheKey = std::array<unsigned char, 32>;
   struct CacheKeyHash {
     size_t operator()(const CacheKey& key) const;
@@ -97,7 +127,10 @@ class BasicAuthenticator {
   BasicAuthenticator(UserTable users, BasicAuthOptions options);
 
   std::chrono::steady_clock::time_point Now() const;
-  // Argon2 verification of one "user:password" candidate; counts the run.
+  // Decodes a Basic header value into *credentials ("user:password" bytes); false when it is not
+  // one. *colon is where the ':' is.
+  static bool DecodeBasic(std::string_view header_value, WipedBuffer* credentials, size_t* colon);
+  // Argon2 verification of one "user:password" candidate, padded as the header says; counts it.
   bool VerifyCredentials(std::string_view user, std::string_view password);
   CacheKey KeyOf(std::string_view credentials) const;
   bool CacheHit(const CacheKey& key);
@@ -105,7 +138,10 @@ class BasicAuthenticator {
 
   const UserTable users_;
   const BasicAuthOptions options_;
-  unsigned char cache_mac_key_[32];  // random; wiped in the destructor
+  const Argon2Params costliest_;          // of all lines
+  const std::string dummy_hash_;          // an unknown user is verified against this
+  std::atomic<int64_t> costliest_ns_{0};  // running average duration at costliest_ (0: unknown)
+  unsigned char cache_mac_key_[32];       // random; wiped in the destructor
   std::atomic<uint64_t> argon2_verifications_{0};
 
   std::mutex mutex_;

@@ -229,6 +229,7 @@ struct RawValues {
   std::string throttle_ipv6_prefix;
   std::string trusted_proxies;
   std::string admin_listen;
+  std::string admin_token_file;
   std::string checkpoint_dir;
   std::string access_log;
   std::string log_addresses;
@@ -271,6 +272,7 @@ RawValues DefaultsAsText() {
   raw.throttle_ipv6_prefix = std::to_string(d.throttle_ipv6_prefix);
   raw.trusted_proxies = d.trusted_proxies;
   raw.admin_listen = d.admin_listen_host + ":" + std::to_string(d.admin_listen_port);
+  raw.admin_token_file = d.admin_token_file;
   raw.checkpoint_dir = d.checkpoint_dir;
   raw.access_log = d.access_log ? "true" : "false";
   raw.log_addresses = d.log_addresses ? "true" : "false";
@@ -289,6 +291,17 @@ std::optional<KeyError> ParseBool(const char* key, const std::string& text, bool
     return KeyError{key, "must be true or false, got " + Quote(text)};
   }
   return std::nullopt;
+}
+
+// 127.0.0.0/8, ::1 and "localhost": reachable from this machine only.
+bool IsLoopbackHost(const std::string& host) {
+  if (host == "localhost") return true;
+  Result<Cidr> address = Cidr::Parse(host);
+  if (!address.ok()) return false;
+  static const Cidr kV4 = *Cidr::Parse("127.0.0.0/8");
+  static const Cidr kV6 = *Cidr::Parse("::1/128");
+  return kV4.Contains(address->family, address->bytes.data()) ||
+         kV6.Contains(address->family, address->bytes.data());
 }
 
 // Every item of the comma-separated list must be an address or a range.
@@ -399,6 +412,13 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
           ParseListen(raw.admin_listen, &config->admin_listen_host, &config->admin_listen_port)) {
     e->key = "admin-listen";
     return e;
+  }
+  config->admin_token_file = raw.admin_token_file;
+  if (config->admin_token_file.empty() && !IsLoopbackHost(config->admin_listen_host)) {
+    return KeyError{"admin-listen",
+                    Quote(raw.admin_listen) +
+                        " is not a loopback address: the admin listener can make checkpoints "
+                        "and shows metrics, so set admin-token-file to protect it"};
   }
   config->checkpoint_dir = raw.checkpoint_dir;
   if (auto e = ParseBool("access-log", raw.access_log, &config->access_log)) return e;
@@ -558,6 +578,8 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
       "Comma-separated reverse proxy addresses or ranges whose X-Forwarded-For is used");
   add("admin-listen", &raw.admin_listen, "HOST:PORT",
       "Admin listener for /metrics, /healthz and /readyz (keep it on loopback)");
+  add("admin-token-file", &raw.admin_token_file, "PATH",
+      "Token the admin listener requires (Authorization: Bearer); needed off loopback");
   add("checkpoint-dir", &raw.checkpoint_dir, "DIR",
       "Where POST /admin/checkpoint puts its copies; empty = <data-dir>.checkpoints");
   add("access-log", &raw.access_log, "BOOL",

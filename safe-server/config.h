@@ -76,6 +76,10 @@ struct ServerConfig {
   // The admin listener (/metrics, /healthz, /readyz). Loopback by default; port 0 picks one.
   std::string admin_listen_host = "127.0.0.1";
   uint16_t admin_listen_port = 9180;
+  // A file holding the admin listener's token (one line, at least 32 characters); requests to it
+  // must then carry `Authorization: Bearer <token>`. Required when admin_listen_host is not a
+  // loopback address. Empty: no token (loopback only).
+  std::string admin_token_file;
   // Where POST /admin/checkpoint writes its copies. Empty: "<data-dir>.checkpoints". On the data
   // directory's file system the copy hard-links its files and is cheap.
   std::string checkpoint_dir;

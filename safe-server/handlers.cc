@@ -41,10 +41,6 @@ bool Allowed(RouteKind kind, HttpMethod m) {
   return false;
 }
 
-bool IsLookup(HttpMethod m) {
-  return m == HttpMethod::kGet || m == HttpMethod::kHead || m == HttpMethod::kDelete;
-}
-
 HttpResponse TooManyRequests(int retry_after_seconds) {
   HttpResponse r = HttpResponse::Text(429, "too many requests; try again later");
   r.headers.Add("Retry-After", std::to_string(retry_after_seconds));
@@ -118,8 +114,22 @@ SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth, ClientT
       observers_(observers),
       config_body_(ConfigBody(service.options())) {}
 
+// The decision taken when a request's headers arrived, carried to its handler.
+struct SafeRequest final : public RequestContext {
+  Route route;
+  std::optional<BackupId> id;                       // kBackup with a well-formed id
+  std::optional<ClientThrottle::ClientKey> client;  // set when there is a throttle
+  // True when auth is off or the credential is known good without slow work (the cache).
+  bool credential_ok = false;
+  // A refusal only a verified credential may see: answered once the check in the pool passes.
+  std::optional<HttpResponse> refusal;
+  // Reserved before work that may be a guess; settled by the handler.
+  GuessTicket ticket;
+};
+
 ClientThrottle::ClientKey SafeApp::ClientOf(const HttpRequest& request) const {
-  return throttle_->KeyFor(request.peer_address, request.headers.Find("X-Forwarded-For"));
+  std::optional<std::string> forwarded = request.headers.FindAll("X-Forwarded-For");
+  return throttle_->KeyFor(request.peer_address, forwarded ? &*forwarded : nullptr);
 }
 
 HttpResponse SafeApp::Unauthorized() const {
@@ -128,12 +138,12 @@ HttpResponse SafeApp::Unauthorized() const {
   return r;
 }
 
-void SafeApp::Observe(const HttpRequest& request, const HttpResponse& response,
+void SafeApp::Observe(const HttpRequest& request, int route_kind, const HttpResponse& response,
                       std::chrono::steady_clock::time_point started) const {
   if (observers_.metrics == nullptr && !observers_.access_log) return;
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  RouteKind kind = ParseRoute(request.path).kind;
+  auto kind = static_cast<RouteKind>(route_kind);
   MetricRoute route = kind == RouteKind::kConfig   ? MetricRoute::kConfig
                       : kind == RouteKind::kBackup ? MetricRoute::kBackup
                                                    : MetricRoute::kOther;
@@ -159,19 +169,21 @@ void SafeApp::Observe(const HttpRequest& request, const HttpResponse& response,
 
 HeadDecision SafeApp::OnHeaders(const HttpRequest& head) {
   HeadDecision d = Decide(head);
-  if (d.refuse) Observe(head, *d.refuse, std::chrono::steady_clock::now());
+  if (d.refuse) {
+    Observe(head, static_cast<int>(ParseRoute(head.path).kind), *d.refuse,
+            std::chrono::steady_clock::now());
+  }
   return d;
 }
 
 namespace {
 // Why a request is refused from its line and headers alone, or nothing.
 std::optional<HttpResponse> Refusal(const HttpRequest& head, const Route& route,
-                                    uint64_t max_backup_bytes) {
+                                    const Result<BackupId>* id, uint64_t max_backup_bytes) {
   if (route.kind == RouteKind::kUnknown) return HttpResponse::Text(404, "not found");
   if (!Allowed(route.kind, head.method)) return MethodNotAllowed(route.kind);
   if (route.kind != RouteKind::kBackup) return std::nullopt;
-  Result<BackupId> id = BackupId::Parse(route.id_text);
-  if (!id.ok()) return HttpResponse::Text(400, id.status().message());
+  if (!id->ok()) return HttpResponse::Text(400, id->status().message());
   if (head.method == HttpMethod::kPut) {
     if (const std::string* length = head.headers.Find("Content-Length")) {
       // http-parser has checked that it is a number.
@@ -188,92 +200,141 @@ std::optional<HttpResponse> Refusal(const HttpRequest& head, const Route& route,
 
 HeadDecision SafeApp::Decide(const HttpRequest& head) {
   HeadDecision d;
-  std::optional<ClientThrottle::ClientKey> client;
+  auto decided = std::make_shared<SafeRequest>();
+  decided->route = ParseRoute(head.path);
   if (throttle_ != nullptr) {
-    client = ClientOf(head);
-    if (std::optional<int> wait = throttle_->TakeRequest(*client)) {
+    decided->client = ClientOf(head);
+    if (std::optional<int> wait = throttle_->TakeRequest(*decided->client)) {
       d.refuse = TooManyRequests(*wait);
       return d;
     }
   }
+  const bool auth_on = static_cast<bool>(auth_.check);
   const std::string* authorization = head.headers.Find("Authorization");
-  if (auth_.check && authorization == nullptr) {
+  if (auth_on && authorization == nullptr) {
     d.refuse = Unauthorized();  // iOS sends credentials only after this challenge
     return d;
   }
-  Route route = ParseRoute(head.path);
-  if (client && (auth_.check || (route.kind == RouteKind::kBackup && IsLookup(head.method)))) {
-    if (std::optional<int> wait = throttle_->GuessRetryAfter(*client)) {
+  const bool backup = decided->route.kind == RouteKind::kBackup;
+  // A spent budget refuses every request for a backup (every request when auth is on) alike,
+  // before anything else is looked at, so the refusal tells nothing.
+  if (decided->client && (auth_on || backup)) {
+    if (std::optional<int> wait = throttle_->GuessRetryAfter(*decided->client)) {
       d.refuse = TooManyRequests(*wait);
       return d;
     }
   }
-  d.refuse = Refusal(head, route, service_.options().max_backup_bytes);
-  if (d.refuse && auth_.check && !auth_.check(*authorization)) {
-    // Only a client with valid credentials learns what is wrong with its request. This runs the
-    // credential check on a network thread; a cache hit is cheap, and each failure takes a token
-    // of the guess budget, so a client cannot make the server run Argon2 without bound.
-    if (client) throttle_->CountMiss(*client);
-    d.refuse = Unauthorized();
+  Result<BackupId> id = backup ? BackupId::Parse(decided->route.id_text)
+                               : Result<BackupId>(Status::InvalidArgument("no id"));
+  if (backup && id.ok()) decided->id = *id;
+  decided->route.id_text = {};  // it points into head.path, which moves on
+  std::optional<HttpResponse> refusal =
+      Refusal(head, decided->route, &id, service_.options().max_backup_bytes);
+  // Only the credential cache is consulted here: Argon2 never runs on a network thread.
+  decided->credential_ok = !auth_on || (auth_.check_cached && auth_.check_cached(*authorization));
+  if (refusal && decided->credential_ok) {
+    d.refuse = std::move(refusal);
+    return d;
   }
-  if (!d.refuse && route.kind == RouteKind::kBackup && head.method == HttpMethod::kPut) {
+  // Work that may be a guess takes its token before it starts: an Argon2 verification, a write,
+  // a delete. Reads of a known-good client settle after the lookup (SettleGuess).
+  const bool may_write =
+      backup && (head.method == HttpMethod::kPut || head.method == HttpMethod::kDelete);
+  if (decided->client && (!decided->credential_ok || may_write)) {
+    if (std::optional<int> wait = throttle_->ReserveGuess(*decided->client, &decided->ticket)) {
+      d.refuse = TooManyRequests(*wait);
+      return d;
+    }
+  }
+  if (refusal) {
+    // Only a client with valid credentials learns what is wrong with its request: the check
+    // runs in the pool, the body is never read.
+    decided->refusal = std::move(refusal);
+    d.answer_without_body = true;
+  } else if (backup && head.method == HttpMethod::kPut) {
     d.max_body_bytes = service_.options().max_backup_bytes;
   }
+  d.context = std::move(decided);
   return d;
 }
 
 void SafeApp::OnRequest(HttpRequest request, Responder respond) {
   auto started = std::chrono::steady_clock::now();
-  // Reads are answered on the network thread: a hop to the pool and back cost about as much as
-  // the read itself (a block-cache or page-cache hit and one decryption). Writes wait for a
-  // synced commit, and credential checks may run Argon2: those go to the pool.
-  if (!auth_.check && (request.method == HttpMethod::kGet || request.method == HttpMethod::kHead)) {
-    HttpResponse response = Handle(request);
-    Observe(request, response, started);
+  std::shared_ptr<SafeRequest> decided = std::static_pointer_cast<SafeRequest>(request.context);
+  if (decided == nullptr) {
+    // Not through OnHeaders (an in-process caller): decide now.
+    HeadDecision d = Decide(request);
+    if (d.refuse) {
+      Observe(request, static_cast<int>(ParseRoute(request.path).kind), *d.refuse, started);
+      respond(std::move(*d.refuse));
+      return;
+    }
+    decided = std::static_pointer_cast<SafeRequest>(d.context);
+  }
+  // Reads of a known-good client are answered on the network thread: a hop to the pool and back
+  // cost about as much as the read itself (a block-cache or page-cache hit and one decryption).
+  // Writes wait for a synced commit, and credential checks run Argon2: those go to the pool.
+  if (decided->credential_ok && !decided->refusal &&
+      (request.method == HttpMethod::kGet || request.method == HttpMethod::kHead)) {
+    HttpResponse response = Handle(request, *decided);
+    Observe(request, static_cast<int>(decided->route.kind), response, started);
     respond(std::move(response));
     return;
   }
-  pool_.Post([this, request = std::move(request), respond = std::move(respond), started]() {
-    HttpResponse response = Handle(request);
-    Observe(request, response, started);
+  pool_.Post([this, request = std::move(request), decided = std::move(decided),
+              respond = std::move(respond), started]() {
+    HttpResponse response = Handle(request, *decided);
+    Observe(request, static_cast<int>(decided->route.kind), response, started);
     respond(std::move(response));
   });
 }
 
-HttpResponse SafeApp::Handle(const HttpRequest& request) {
-  if (auth_.check) {
+HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
+  if (!decided.credential_ok) {
     const std::string* authorization = request.headers.Find("Authorization");
     if (authorization == nullptr || !auth_.check(*authorization)) {
-      if (throttle_ != nullptr) throttle_->CountMiss(ClientOf(request));
-      return Unauthorized();
+      return Unauthorized();  // the ticket's charge stands: a failed credential is a guess
     }
   }
-  Route route = ParseRoute(request.path);
-  if (route.kind == RouteKind::kConfig) return GetConfig(request);
-  Result<BackupId> id = BackupId::Parse(route.id_text);
-  if (!id.ok()) return HttpResponse::Text(400, id.status().message());  // OnHeaders checked
+  if (decided.refusal) {
+    decided.ticket.Refund();
+    return std::move(*decided.refusal);
+  }
+  if (decided.route.kind == RouteKind::kConfig) {
+    decided.ticket.Refund();
+    return GetConfig();
+  }
+  const BackupId& id = *decided.id;  // Decide refused a malformed one
   HttpResponse response;
   switch (request.method) {
     case HttpMethod::kGet:
-      response = GetBackup(*id, /*head=*/false);
-      break;
     case HttpMethod::kHead:
-      response = GetBackup(*id, /*head=*/true);
+      response = GetBackup(id, request.method == HttpMethod::kHead);
       break;
     case HttpMethod::kPut:
-      return PutBackup(*id, request.body);
+      response = PutBackup(id, request.body);
+      break;
     case HttpMethod::kDelete:
-      response = DeleteBackup(*id);
+      response = DeleteBackup(id);
       break;
     default:
-      return MethodNotAllowed(route.kind);
+      decided.ticket.Refund();
+      return MethodNotAllowed(decided.route.kind);
   }
-  // A lookup that found nothing may be a wrong password's guess: it costs a token.
-  if (response.status == 404 && throttle_ != nullptr) throttle_->CountMiss(ClientOf(request));
+  // The one place the guess budget is settled. A guess is a lookup that found nothing or an
+  // upload that created a backup; anything else gives a reserved token back.
+  const bool guess = response.status == 404 || response.status == 201;
+  if (decided.ticket.held()) {
+    if (!guess) decided.ticket.Refund();
+  } else if (decided.client) {
+    if (std::optional<int> wait = throttle_->SettleGuess(*decided.client, guess)) {
+      return TooManyRequests(*wait);
+    }
+  }
   return response;
 }
 
-HttpResponse SafeApp::GetConfig(const HttpRequest& request) const {
+HttpResponse SafeApp::GetConfig() const {
   HttpResponse r;
   r.status = 200;
   r.headers.Add("Content-Type", "application/json");

@@ -5,13 +5,19 @@
 //   PUT      /backups/<id>    -> 201 new | 204 replaced | 400 empty | 413 too large | 507 disk full
 //   DELETE   /backups/<id>    -> 204 | 404
 // Refused before any body byte is read: 429 (request budget), 401 (auth on, no credentials),
-// 404 (unknown path), 405 with Allow (method), 400 (malformed id; storage is never touched), 429
-// (guess budget spent), 413 (Content-Length above maxBackupBytes). docs/protocol.md is the full
-// table.
+// 429 (guess budget spent), 404 (unknown path), 405 with Allow (method), 400 (malformed id;
+// storage is never touched), 413 (Content-Length above maxBackupBytes). With auth on, only a
+// verified credential learns why a request is refused: such a refusal waits for the credential
+// check in the work pool (the body is never read). docs/protocol.md is the full table.
 //
-// The guess budget (ClientThrottle): a lookup (GET, HEAD, DELETE of a backup) that ends in 404,
-// and a request whose credentials fail, take a token; a client without tokens gets 429 with
-// Retry-After for its lookups (for every request when auth is on), without touching storage.
+// The guess budget (ClientThrottle, see throttle.h for the rules): the decision taken when the
+// headers arrive (OnHeaders) is a value, a SafeRequest carried to the handler, holding the
+// parsed route and id, the client's key, whether the credential is already known good, and the
+// guess ticket reserved before any work that may be a guess (a PUT, a DELETE, an uncached
+// credential check). The handler settles it once: a hit refunds the ticket; a miss, a created
+// backup or a failed credential keeps it. Reads that reserved nothing settle in one step with
+// ClientThrottle::SettleGuess. No Argon2 ever runs on a network thread: OnHeaders consults only
+// the credential cache.
 //
 // Handlers are thin: parse the request into types, call one BackupService function on the work
 // pool, map its Status through HttpStatusFor.
@@ -34,10 +40,14 @@
 namespace safe::server {
 
 // Optional HTTP authentication. `check` gets the Authorization header's value and may be slow
-// (it runs on the work pool); `challenge` is the WWW-Authenticate value sent with a 401.
+// (Argon2; it runs on the work pool only); `challenge` is the WWW-Authenticate value sent with a
+// 401; `check_cached` answers from what is already known without slow work (true only for a
+// credential verified recently; may be empty: nothing is ever known in advance). It runs on the
+// network threads.
 struct AuthHooks {
   std::function<bool(std::string_view authorization)> check;
   std::string challenge;
+  std::function<bool(std::string_view authorization)> check_cached;
 };
 
 // What SafeApp reports besides its answers. All optional.
@@ -53,6 +63,8 @@ int HttpStatusFor(const Status& status);
 // A day (days since the epoch) as an IMF-fixdate at midnight UTC ("Sun, 06 Nov 1994 00:00:00 GMT").
 std::string HttpDateOfDay(Day day);
 
+struct SafeRequest;  // handlers.cc: the decision taken at the headers
+
 class SafeApp final : public HttpApp {
  public:
   // `service`, `pool` and `throttle` (if given) must outlive the app. auth.check empty: no
@@ -64,16 +76,18 @@ class SafeApp final : public HttpApp {
   void OnRequest(HttpRequest request, Responder respond) override;
 
  private:
+  // Decides from the line and headers: a refusal now, or the SafeRequest the handler gets.
   HeadDecision Decide(const HttpRequest& head);
-  HttpResponse Handle(const HttpRequest& request);
-  HttpResponse GetConfig(const HttpRequest& request) const;
+  // Answers a whole request; settles its guess ticket.
+  HttpResponse Handle(const HttpRequest& request, SafeRequest& decided);
+  HttpResponse GetConfig() const;
   HttpResponse GetBackup(const BackupId& id, bool head);
   HttpResponse PutBackup(const BackupId& id, const std::string& body);
   HttpResponse DeleteBackup(const BackupId& id);
   HttpResponse Unauthorized() const;
   ClientThrottle::ClientKey ClientOf(const HttpRequest& request) const;
   // Counts and logs an answer; `started` is when the request was whole (or its headers in).
-  void Observe(const HttpRequest& request, const HttpResponse& response,
+  void Observe(const HttpRequest& request, int route_kind, const HttpResponse& response,
                std::chrono::steady_clock::time_point started) const;
 
   BackupService& service_;

@@ -154,12 +154,22 @@ bool BudgetShare::Resize(uint64_t bytes) {
 // touch the shared counter for each.
 constexpr uint64_t kBodyReserveStep = 64 * 1024;
 
-bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
-  if (bytes <= body_share_.bytes() || body_share_.Resize(bytes)) return true;
+HttpResponse HttpConnection::BusyResponse() {
   HttpResponse busy =
       HttpResponse::Text(503, "too many uploads in progress on this server; try again later");
   busy.headers.Add("Retry-After", "5");
-  refusal_ = std::move(busy);
+  return busy;
+}
+
+bool HttpConnection::BudgetHasRoomFor(uint64_t bytes) const {
+  const BodyBudget* budget = limits_.body_budget;
+  return budget == nullptr ||
+         (bytes <= budget->limit() && budget->used() <= budget->limit() - bytes);
+}
+
+bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
+  if (bytes <= body_share_.bytes() || body_share_.Resize(bytes)) return true;
+  refusal_ = BusyResponse();
   return false;
 }
 
@@ -187,6 +197,8 @@ void HttpConnection::ResetParserLocked() {
   refusal_.reset();
   request_started_ = false;
   head_request_ = false;
+  answer_without_body_ = false;
+  declared_length_.reset();
 }
 
 void HttpConnection::OnInput(const char* data, size_t len) {
@@ -199,7 +211,9 @@ void HttpConnection::OnInput(const char* data, size_t len) {
         return;  // after we closed our side, whatever still arrives is dropped
       case State::kProcessing:
       case State::kWriting:
-        if (pending_.size() + len > limits_.max_pipelined_bytes) {
+        if (discard_input_) {
+          // The body of a request answered without it: never read, never buffered.
+        } else if (pending_.size() + len > limits_.max_pipelined_bytes) {
           out.abort = true;
           state_ = State::kClosing;
         } else {
@@ -240,6 +254,16 @@ std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t 
   if (message_complete_) {
     http_parser_pause(&parser_, 0);
     pending_.assign(data + parsed, len - parsed);
+    state_ = State::kProcessing;
+    deadline_.reset();
+    return std::move(request_);
+  }
+  if (answer_without_body_) {
+    // The app wants the request without its body (HeadDecision::answer_without_body): whatever
+    // follows the headers is dropped, and the connection closes after the answer.
+    pending_.clear();
+    discard_input_ = true;
+    keep_alive_ = false;
     state_ = State::kProcessing;
     deadline_.reset();
     return std::move(request_);
@@ -490,6 +514,11 @@ int HttpConnection::OnHeadersComplete(http_parser* p) {
     c->refusal_ = std::move(*decision.refuse);
     return -1;
   }
+  r.context = std::move(decision.context);
+  if (decision.answer_without_body) {
+    c->answer_without_body_ = true;
+    return -1;  // stops the parser: no body byte is read; ParseLocked hands the request over
+  }
   const bool chunked = (p->flags & F_CHUNKED) != 0;
   const bool has_length = r.headers.Find("Content-Length") != nullptr;
   if (has_length && p->content_length > decision.max_body_bytes) {
@@ -497,8 +526,14 @@ int HttpConnection::OnHeadersComplete(http_parser* p) {
     return -1;
   }
   c->max_body_ = decision.max_body_bytes;
-  if (has_length && !c->ReserveBodyLocked(p->content_length)) return -1;
-  if (has_length) r.body.reserve(p->content_length);
+  if (has_length) c->declared_length_ = p->content_length;
+  // The body budget is taken when the first body byte arrives, not now: headers that are never
+  // followed by a body (say, Expect: 100-continue left unanswered by the client) hold nothing of
+  // it. A client that asks before sending learns now whether there is room.
+  if (expect_continue && has_length && !c->BudgetHasRoomFor(p->content_length)) {
+    c->refusal_ = BusyResponse();
+    return -1;
+  }
   if (expect_continue && (chunked || p->content_length > 0)) {
     c->outbox_->writes.push_back({std::string(kContinue, sizeof kContinue - 1), false, {}});
   }
@@ -513,9 +548,13 @@ int HttpConnection::OnBody(http_parser* p, const char* at, size_t len) {
     return -1;
   }
   const uint64_t size = c->request_.body.size() + len;
-  if (size > c->body_share_.bytes() &&
-      !c->ReserveBodyLocked(std::min<uint64_t>(c->max_body_, size + kBodyReserveStep))) {
-    return -1;
+  if (size > c->body_share_.bytes()) {
+    // A declared length is taken whole at the first body byte; a chunked body in steps.
+    const uint64_t want = c->declared_length_
+                              ? *c->declared_length_
+                              : std::min<uint64_t>(c->max_body_, size + kBodyReserveStep);
+    if (!c->ReserveBodyLocked(want)) return -1;
+    if (c->declared_length_ && c->request_.body.empty()) c->request_.body.reserve(want);
   }
   c->request_.body.append(at, len);
   return 0;

@@ -10,7 +10,8 @@
 // What it does with a request:
 // - parses the request line and headers, refusing more than HttpLimits::max_header_bytes (431);
 // - asks the application (HttpApp::OnHeaders) before reading the body; a refusal is answered at
-//   once and the connection closed after it (the body is never read);
+//   once and the connection closed after it (the body is never read); or hands the request over
+//   without its body when the app asks (HeadDecision::answer_without_body);
 // - answers `Expect: 100-continue` with `100 Continue` once the headers are accepted;
 // - reads the body (Content-Length or chunked) up to the application's limit (413 beyond);
 // - hands the whole request to HttpApp::OnRequest and writes its answer; a HEAD answer carries
@@ -103,10 +104,12 @@ struct HttpLimits {
   std::chrono::milliseconds write_timeout{60000};
   // After we close our side, the peer has this long to close its own.
   std::chrono::milliseconds linger_timeout{5000};
-  // Shared by the server's connections; not owned; null: no bound. A request whose body does
-  // not fit (by its Content-Length, or as a chunked body grows) is answered 503 with
-  // Retry-After and the connection closed, before more of its body is read. A request holds its
-  // share from its headers until its answer is queued (or the connection ends).
+  // Shared by the server's connections; not owned; null: no bound. A request takes its share
+  // when its first body byte arrives (its whole Content-Length, or a chunked body as it grows),
+  // so headers that are never followed by a body hold none. A request whose body does not fit
+  // is answered 503 with Retry-After and the connection closed, before more of its body is read
+  // (with `Expect: 100-continue`, instead of the 100). A request holds its share until its
+  // answer is queued (or the connection ends; while the app works on it, until the app answers).
   BodyBudget* body_budget = nullptr;
 };
 
@@ -194,6 +197,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // Grows body_share_ to at least `bytes`; false (and a 503 refusal set) when the budget has
   // no room.
   bool ReserveBodyLocked(uint64_t bytes);
+  // Whether the budget could take `bytes` now (nothing is taken).
+  bool BudgetHasRoomFor(uint64_t bytes) const;
+  static HttpResponse BusyResponse();
   // Makes pending_share_ match pending_ beyond a small free allowance: bytes of a next
   // request buffered while one is answered are held in memory too. False (nothing more taken)
   // when the budget has no room for them.
@@ -230,6 +236,9 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   std::optional<HttpResponse> refusal_;
   Outbox* outbox_ = nullptr;  // during ParseLocked
   bool head_request_ = false;
+  bool answer_without_body_ = false;         // the app asked for the request without its body
+  std::optional<uint64_t> declared_length_;  // the request's Content-Length, if any
+  bool discard_input_ = false;  // GUARDED_BY(mu_): drop what arrives until the connection closes
 };
 
 // Serialises an answer (status line, headers, body) as it goes on the wire. For HEAD, the

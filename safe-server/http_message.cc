@@ -17,6 +17,20 @@ const std::string* HttpHeaders::Find(std::string_view name) const {
   return nullptr;
 }
 
+std::optional<std::string> HttpHeaders::FindAll(std::string_view name) const {
+  std::optional<std::string> joined;
+  for (const auto& [n, v] : fields_) {
+    if (!EqualsIgnoreCase(n, name)) continue;
+    if (joined) {
+      *joined += ", ";
+      *joined += v;
+    } else {
+      joined = v;
+    }
+  }
+  return joined;
+}
+
 void HttpHeaders::Set(std::string name, std::string value) {
   std::vector<std::pair<std::string, std::string>> kept;
   for (auto& field : fields_) {

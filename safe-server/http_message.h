@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,12 +26,23 @@ class HttpHeaders {
   }
   // The value of the first field named `name`, or nullptr.
   const std::string* Find(std::string_view name) const;
+  // The values of every field named `name`, in arrival order, joined with ", " (RFC 9110 5.3);
+  // nullopt when there is none.
+  std::optional<std::string> FindAll(std::string_view name) const;
   // Replaces every field named `name` with one.
   void Set(std::string name, std::string value);
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
  private:
   std::vector<std::pair<std::string, std::string>> fields_;
+};
+
+// What an application decided when a request's headers arrived, handed back to it with the whole
+// request (HeadDecision::context -> HttpRequest::context), so that nothing is parsed or decided
+// twice. Opaque to the HTTP layer; the application downcasts it.
+class RequestContext {
+ public:
+  virtual ~RequestContext() = default;
 };
 
 struct HttpRequest {
@@ -41,6 +53,8 @@ struct HttpRequest {
   std::string body;
   // The peer's address, kept in memory only (for throttling); never logged or stored.
   std::string peer_address;
+  // From HeadDecision::context; may be null.
+  std::shared_ptr<RequestContext> context;
 };
 
 struct HttpResponse {
@@ -64,6 +78,12 @@ struct HeadDecision {
   std::optional<HttpResponse> refuse;
   // Largest body accepted for this request (Content-Length or the sum of chunks).
   uint64_t max_body_bytes = 0;
+  // True: the body is not read; the request goes to OnRequest at once without it, and the
+  // connection is closed after the answer. For an answer that needs slow work first (e.g. a
+  // refusal that only a verified credential may see), which OnHeaders must not do.
+  bool answer_without_body = false;
+  // Carried to OnRequest in HttpRequest::context.
+  std::shared_ptr<RequestContext> context;
 };
 
 // The application the HTTP layer drives. Implementations must be thread-safe: OnHeaders runs on

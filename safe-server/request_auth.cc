@@ -37,22 +37,36 @@ Status RequestAuth::Reload() {
   return Status::OK();
 }
 
+RequestAuth::Current RequestAuth::Snapshot() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return current_;
+}
+
+namespace {
+bool IsTokenScheme(std::string_view authorization) {
+  return authorization.size() > 6 && strncasecmp(authorization.data(), "Token ", 6) == 0;
+}
+}  // namespace
+
 bool RequestAuth::Check(std::string_view authorization) {
-  Current c;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    c = current_;
-  }
-  if (c.tokens && authorization.size() > 6 && strncasecmp(authorization.data(), "Token ", 6) == 0) {
-    return c.tokens->Check(authorization);
-  }
+  Current c = Snapshot();
+  if (c.tokens && IsTokenScheme(authorization)) return c.tokens->Check(authorization);
   return c.basic && c.basic->Check(authorization);
+}
+
+bool RequestAuth::CheckCached(std::string_view authorization) {
+  Current c = Snapshot();
+  if (c.tokens && IsTokenScheme(authorization)) return c.tokens->Check(authorization);
+  return c.basic && c.basic->CheckCached(authorization);
 }
 
 AuthHooks RequestAuth::Hooks() {
   AuthHooks hooks;
   if (!enabled()) return hooks;
   hooks.check = [this](std::string_view authorization) { return Check(authorization); };
+  hooks.check_cached = [this](std::string_view authorization) {
+    return CheckCached(authorization);
+  };
   // Basic is the scheme the apps answer a challenge with; a token-only server names its own.
   hooks.challenge = !files_.htpasswd.empty() ? current_.basic->ChallengeHeaderValue()
                                              : "Token realm=\"" + files_.realm + "\"";

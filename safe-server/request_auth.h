@@ -42,6 +42,9 @@ class RequestAuth {
   explicit RequestAuth(AuthFiles files) : files_(std::move(files)) {}
   static Result<Current> Read(const AuthFiles& files);
   bool Check(std::string_view authorization);
+  // Without slow work: a token (a fast hash), or a Basic credential verified recently.
+  bool CheckCached(std::string_view authorization);
+  Current Snapshot();
 
   const AuthFiles files_;
   std::mutex mu_;

@@ -20,11 +20,32 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-// Parses an IPv4 or IPv6 address (brackets allowed); IPv4-mapped IPv6 becomes IPv4.
-bool ParseAddress(std::string_view text, int* family, std::array<uint8_t, 16>* bytes) {
+// ":1" to ":65535".
+bool IsPortSuffix(std::string_view s) {
+  if (s.size() < 2 || s.size() > 6 || s[0] != ':') return false;
+  for (char c : s.substr(1)) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// Parses an IPv4 or IPv6 address (brackets allowed), optionally with a port as X-Forwarded-For
+// items may carry ("192.0.2.1:5000", "[2001:db8::1]:5000"); IPv4-mapped IPv6 becomes IPv4.
+bool ParseAddress(std::string_view text, int* family, std::array<uint8_t, 16>* bytes,
+                  bool allow_port = false) {
   text = Trim(text);
-  if (text.size() >= 2 && text.front() == '[' && text.back() == ']') {
-    text = text.substr(1, text.size() - 2);
+  if (!text.empty() && text.front() == '[') {
+    // "[v6]" or "[v6]:port"
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return false;
+    std::string_view after = text.substr(close + 1);
+    if (!after.empty() && !(allow_port && IsPortSuffix(after))) return false;
+    text = text.substr(1, close - 1);
+  } else if (size_t colon = text.find(':'); allow_port && colon != std::string_view::npos &&
+                                            text.find(':', colon + 1) == std::string_view::npos) {
+    // One colon: "v4:port" (an IPv6 address has at least two).
+    if (!IsPortSuffix(text.substr(colon))) return false;
+    text = text.substr(0, colon);
   }
   if (text.empty() || text.size() > 64) return false;
   std::string s(text);
@@ -137,7 +158,7 @@ ClientThrottle::ClientKey ClientThrottle::KeyFor(std::string_view peer_address,
         list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
         int f = 0;
         std::array<uint8_t, 16> a{};
-        if (!ParseAddress(item, &f, &a)) break;
+        if (!ParseAddress(item, &f, &a, /*allow_port=*/true)) break;
         family = f;
         addr = a;
         if (!trusted(f, a.data())) break;
@@ -206,17 +227,39 @@ std::optional<int> ClientThrottle::GuessRetryAfter(ClientKey client) {
   if (guesses_.burst <= 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = guesses_.buckets.find(client);
-  if (it == guesses_.buckets.end()) return std::nullopt;  // never missed: a full bucket
+  if (it == guesses_.buckets.end()) return std::nullopt;  // never charged: a full bucket
   Bucket& b = Refill(guesses_, client, now_());
   if (b.tokens >= 1.0) return std::nullopt;
   return SecondsUntilToken(guesses_, b);
 }
 
-void ClientThrottle::CountMiss(ClientKey client) {
-  if (guesses_.burst <= 0) return;
+std::optional<int> ClientThrottle::ReserveGuess(ClientKey client, GuessTicket* ticket) {
+  *ticket = GuessTicket();
+  if (guesses_.burst <= 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   Bucket& b = Refill(guesses_, client, now_());
-  b.tokens = std::max(0.0, b.tokens - 1.0);
+  if (b.tokens < 1.0) return SecondsUntilToken(guesses_, b);
+  b.tokens -= 1.0;
+  ticket->throttle_ = this;
+  ticket->client_ = client;
+  return std::nullopt;
+}
+
+void ClientThrottle::RefundGuess(ClientKey client) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Bucket& b = Refill(guesses_, client, now_());
+  b.tokens = std::min(guesses_.burst, b.tokens + 1.0);
+}
+
+std::optional<int> ClientThrottle::SettleGuess(ClientKey client, bool miss) {
+  if (guesses_.burst <= 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = guesses_.buckets.find(client);
+  if (it == guesses_.buckets.end() && !miss) return std::nullopt;  // a full bucket, nothing due
+  Bucket& b = Refill(guesses_, client, now_());
+  if (b.tokens < 1.0) return SecondsUntilToken(guesses_, b);
+  if (miss) b.tokens -= 1.0;
+  return std::nullopt;
 }
 
 std::optional<int> ClientThrottle::TakeRequest(ClientKey client) {

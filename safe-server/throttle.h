@@ -1,12 +1,24 @@
 // ClientThrottle: per-client budgets, kept in memory only.
 //
 // The guess budget: anyone who knows a person's Threema ID can guess passwords online (derive
-// an id, GET it, a 404 means a wrong guess). Each client has a token bucket; every lookup (GET,
-// HEAD, DELETE of a backup) that ends in 404 takes a token. With the bucket empty, that client's
-// lookups are answered 429 with Retry-After, without touching storage; other clients are not
-// affected. The defaults (a burst of 30, refilled at 288 a day) are far above what a household
-// of real apps does (a lookup that finds nothing happens at a first backup or a mistyped
-// password) and cut a guesser to about 300 guesses a day.
+// an id, GET it, a 404 means a wrong guess; a PUT answered 201 says the same). Each client has a
+// token bucket; every request that may be a guess costs a token: a lookup (GET, HEAD, DELETE) that
+// finds nothing, a PUT that creates a backup, a credential that fails. A request that finds the
+// backup it names (the apps' restore GET, their daily PUT that replaces their own backup) costs
+// nothing. With the bucket spent, every request for a backup from that client is answered 429
+// with Retry-After, whether its backup exists or not, without touching storage; other clients
+// are not affected. The defaults (a burst of 30, refilled at 288 a day) are far above what a
+// household of real apps does and cut a guesser to about 300 guesses a day.
+//
+// Check and charge are one step, so that concurrency buys no extra guesses:
+// - ReserveGuess takes the token before work that may be a guess starts (a write, a delete, an
+//   Argon2 verification); the charge stands unless the ticket is refunded (a hit, a verified
+//   credential). N simultaneous requests from one client hold at most `burst` tickets; the rest
+//   are refused before any work.
+// - SettleGuess decides a read (GET, HEAD) once its answer is known, under the same lock: a
+//   client whose bucket is spent by then gets 429 whatever the answer, so the 429 tells nothing,
+//   and a miss takes its token. Reads need no reservation: looking up a backup changes nothing,
+//   and only answers carry information.
 //
 // The request budget: a general per-client limit on all requests, off by default (a benchmark or
 // a large NAT must not trip it).
@@ -30,6 +42,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -62,6 +75,8 @@ struct ThrottleOptions {
   size_t max_clients = 100000;        // buckets kept per budget
 };
 
+class GuessTicket;
+
 class ClientThrottle {
  public:
   using Clock = std::chrono::steady_clock;
@@ -70,15 +85,25 @@ class ClientThrottle {
 
   explicit ClientThrottle(ThrottleOptions options, NowFn now = nullptr);
 
-  // The client's key: from the peer address, or from X-Forwarded-For (the right-most address
-  // that is not a trusted proxy) when the peer is a trusted proxy. An unparseable address is a
-  // client of its own (all such share one key).
+  // The client's key: from the peer address, or, when the peer is a trusted proxy, from
+  // X-Forwarded-For: `forwarded_for` is every X-Forwarded-For field of the request joined with
+  // ',' in arrival order (a proxy may add a field of its own rather than append to the client's),
+  // walked from the right past trusted proxies; the first address that is not one is the client.
+  // Items may carry a port (`192.0.2.1:5000`, `[2001:db8::1]:5000`). An unparseable peer address
+  // is a client of its own (all such share one key).
   ClientKey KeyFor(std::string_view peer_address, const std::string* forwarded_for);
 
-  // nullopt when the client may make a lookup now; else the seconds until it may.
+  // nullopt when the client's guess budget is not spent; else the seconds until it has a token
+  // again. Takes nothing.
   std::optional<int> GuessRetryAfter(ClientKey client);
-  // Takes a token from the client's guess budget (a lookup found nothing).
-  void CountMiss(ClientKey client);
+  // Takes a token for work that may be a guess, into *ticket. nullopt when taken (or the budget
+  // is off: the ticket then holds nothing); else the seconds until a token is there, and nothing
+  // is taken.
+  std::optional<int> ReserveGuess(ClientKey client, GuessTicket* ticket);
+  // For a read that reserved nothing, once its outcome is known: nullopt and a token taken when
+  // `miss`, nullopt when a hit; the seconds to wait when the budget is spent (nothing taken; the
+  // answer must be 429 whatever the outcome).
+  std::optional<int> SettleGuess(ClientKey client, bool miss);
   // Takes a token from the general request budget: nullopt when allowed (or the budget is off),
   // else the seconds until the client may send again.
   std::optional<int> TakeRequest(ClientKey client);
@@ -86,6 +111,10 @@ class ClientThrottle {
   const ThrottleOptions& options() const { return options_; }
 
  private:
+  friend class GuessTicket;
+  // Gives back a token taken by ReserveGuess.
+  void RefundGuess(ClientKey client);
+
   struct Bucket {
     double tokens;
     Clock::time_point updated;
@@ -109,6 +138,34 @@ class ClientThrottle {
   Clock::time_point key_born_;          // GUARDED_BY(mu_)
   Budget guesses_;                      // GUARDED_BY(mu_)
   Budget requests_;                     // GUARDED_BY(mu_)
+};
+
+// A token taken from a client's guess budget by ClientThrottle::ReserveGuess. The charge stands
+// (the default, and what happens when the request dies on the way) unless Refund() is called.
+// Movable, not copyable; the throttle must outlive it. Not thread-safe: one request holds it.
+class GuessTicket {
+ public:
+  GuessTicket() = default;
+  GuessTicket(GuessTicket&& other) noexcept { *this = std::move(other); }
+  GuessTicket& operator=(GuessTicket&& other) noexcept {
+    throttle_ = std::exchange(other.throttle_, nullptr);
+    client_ = other.client_;
+    return *this;
+  }
+  GuessTicket(const GuessTicket&) = delete;
+  GuessTicket& operator=(const GuessTicket&) = delete;
+
+  // True while it holds a token that Refund would give back.
+  bool held() const { return throttle_ != nullptr; }
+  // The request was no guess: the token goes back. Does nothing when none is held.
+  void Refund() {
+    if (throttle_ != nullptr) std::exchange(throttle_, nullptr)->RefundGuess(client_);
+  }
+
+ private:
+  friend class ClientThrottle;
+  ClientThrottle* throttle_ = nullptr;
+  ClientThrottle::ClientKey client_ = 0;
 };
 
 }  // namespace safe::server

@@ -1,8 +1,14 @@
 #include "safe-server/auth.h"
 
+#include <argon2.h>
+
 #include <gtest/gtest.h>
+
+#include <functional>
+
 #include <sodium.h>
 #include <stdlib.h>
+#include <algorithm>
 
 #include <chrono>
 #include <filesystem>
@@ -279,11 +285,73 @@ TEST_F(AuthTest, AcceptsAndroidsIsoLatin1AgainstAUtf8Htpasswd) {
                                       "E")));
 }
 
-TEST_F(AuthTest, VerifiesAnIsoLatin1HtpasswdAsRawBytes) {
-  std::string htpasswd = "anna:" + Hash("\xe9t\xe9") + "\n";  // "été" in ISO-8859-1
+// Issue 12 item 4: credentials that are not UTF-8 are read as ISO-8859-1 and verified once, as
+// UTF-8; they never cost two Argon2 runs. (So an htpasswd line is made from the UTF-8 password,
+// as safe-admin hash-password does; a line hashed from raw ISO-8859-1 bytes never matches.)
+TEST_F(AuthTest, ANonUtf8PasswordCostsOneArgon2Run) {
+  std::string htpasswd = "anna:" + Hash("\xc3\xa9t\xc3\xa9") + "\n";  // "été" in UTF-8
   auto auth = BasicAuthenticator::ParseHtpasswd(htpasswd, "test");
   ASSERT_TRUE(auth.ok()) << auth.status().ToString();
-  EXPECT_TRUE(auth.value()->Check(BasicHeader("anna:\xe9t\xe9")));
+  EXPECT_FALSE(auth.value()->Check(BasicHeader("anna:\xe9t\xe8")));  // wrong, ISO-8859-1
+  EXPECT_EQ(auth.value()->argon2_verifications(), 1u);
+  EXPECT_TRUE(auth.value()->Check(BasicHeader("anna:\xe9t\xe9")));  // right, ISO-8859-1
+  EXPECT_EQ(auth.value()->argon2_verifications(), 2u);
+  std::string raw_latin1 = "bert:" + Hash("\xe9t\xe9") + "\n";
+  auto raw = BasicAuthenticator::ParseHtpasswd(raw_latin1, "test");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_FALSE(raw.value()->Check(BasicHeader("bert:\xe9t\xe9")));
+  EXPECT_EQ(raw.value()->argon2_verifications(), 1u);
+}
+
+// An argon2id line with chosen parameters.
+std::string LineWith(const std::string& user, const std::string& password, uint32_t m, uint32_t t) {
+  const unsigned char salt[16] = "saltsaltsaltsal";
+  char encoded[256];
+  EXPECT_EQ(argon2id_hash_encoded(t, m, 1, password.data(), password.size(), salt, sizeof salt, 32,
+                                  encoded, sizeof encoded),
+            ARGON2_OK);
+  return user + ":" + encoded + "\n";
+}
+
+double MedianMs(const std::function<void()>& f) {
+  std::vector<double> ms;
+  for (int i = 0; i < 5; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    f();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                     .count());
+  }
+  std::sort(ms.begin(), ms.end());
+  return ms[2];
+}
+
+// Issue 12 item 4: an unknown user costs what a known one costs, whatever parameters the lines
+// use: it runs Argon2 at the costliest line's parameters, and a failure of a cheaper line is
+// padded to that.
+TEST_F(AuthTest, UnknownUsersRunTheCostliestLinesParameters) {
+  auto auth = BasicAuthenticator::ParseHtpasswd(LineWith("cheap", "pw-cheap", 64, 1) +
+                                                    LineWith("dear", "pw-dear", 8192, 3) +
+                                                    LineWith("mid", "pw-mid", 4096, 2),
+                                                "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  EXPECT_EQ((*auth)->unknown_user_params(), (Argon2Params{8192, 3, 1}));
+}
+
+TEST_F(AuthTest, AFailedCheckTakesAsLongWhoeverTheUserIs) {
+  auto auth = BasicAuthenticator::ParseHtpasswd(
+      LineWith("cheap", "pw-cheap", 64, 1) + LineWith("dear", "pw-dear", 32768, 2), "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  BasicAuthenticator& a = **auth;
+  double dear = MedianMs([&] { EXPECT_FALSE(a.Check(BasicHeader("dear:wrong"))); });
+  double cheap = MedianMs([&] { EXPECT_FALSE(a.Check(BasicHeader("cheap:wrong"))); });
+  double nobody = MedianMs([&] { EXPECT_FALSE(a.Check(BasicHeader("nobody:wrong"))); });
+  // Without the padding "cheap" takes well under 1 % of "dear"; with it, about the same.
+  EXPECT_GT(cheap, 0.5 * dear) << "cheap " << cheap << " ms, dear " << dear << " ms";
+  EXPECT_GT(nobody, 0.5 * dear) << "nobody " << nobody << " ms, dear " << dear << " ms";
+  EXPECT_LT(nobody, 2.0 * dear) << "nobody " << nobody << " ms, dear " << dear << " ms";
+  // The right password is not padded (only its owner sees that).
+  double right = MedianMs([&] { EXPECT_TRUE(a.Check(BasicHeader("cheap:pw-cheap"))); });
+  EXPECT_LT(right, 0.5 * dear);
 }
 
 TEST_F(AuthTest, ChallengeNamesTheRealm) {

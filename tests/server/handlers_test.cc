@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
+#include <thread>
+#include <vector>
 
 #include "safe-server/http_connection.h"
 #include "storage/memory_store.h"
@@ -257,12 +260,161 @@ TEST_F(HandlersTest, GuessBudgetStopsAGuesserWithoutTouchingStorage) {
   // Even the right id is refused now, for this client only, and storage is not asked.
   EXPECT_EQ(Do(std::string("HEAD /backups/") + kId + " HTTP/1.1\r\n\r\n", true, guesser).status,
             429);
+  // Uploads too (issue 12: a PUT answered 201 or 204 tells as much as a GET).
+  EXPECT_EQ(Do("PUT " + kP + " HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", false, guesser).status,
+            429);
   EXPECT_EQ(store_.calls, calls);
   EXPECT_EQ(Get().body, "mine");  // another client is unaffected
-  // Uploads and config stay open to it (no guess is possible through them).
+  // /config stays open to it (no guess is possible through it).
   EXPECT_EQ(Do("GET /config HTTP/1.1\r\n\r\n", false, guesser).status, 200);
   // Found backups cost nothing.
   for (int i = 0; i < 20; ++i) ASSERT_EQ(Get().status, 200);
+}
+
+// Issue 12 item 1: PUT and DELETE are guesses too. Whatever mix of methods a guesser uses on ids
+// it does not know, it meets 429 once its budget is spent.
+TEST_F(HandlersTest, EveryMethodOnUnknownIdsSpendsTheSameBudget) {
+  ThrottleOptions o;
+  o.guess_burst = 30;
+  ClientThrottle throttle(o);
+  Build({}, 1000, &throttle);
+  const std::string guesser = "203.0.113.66";
+  int first_429 = 0;
+  for (int i = 0; i < 60 && first_429 == 0; ++i) {
+    char id[65];
+    snprintf(id, sizeof id, "%064x", 0x1000 + i);
+    const std::string path = std::string("/backups/") + id;
+    std::string request;
+    switch (i % 4) {
+      case 0:
+        request = "GET " + path + " HTTP/1.1\r\n\r\n";
+        break;
+      case 1:
+        request = "HEAD " + path + " HTTP/1.1\r\n\r\n";
+        break;
+      case 2:
+        request = "PUT " + path + " HTTP/1.1\r\nContent-Length: 4\r\n\r\nblob";
+        break;
+      case 3:
+        request = "DELETE " + path + " HTTP/1.1\r\n\r\n";
+        break;
+    }
+    int status = Do(request, i % 4 == 1, guesser).status;
+    if (status == 429) first_429 = i + 1;
+  }
+  EXPECT_EQ(first_429, 31) << "the 31st attempt of a burst of 30";
+}
+
+// Issue 12 item 1: the apps' restore GET and their daily PUT that replaces their own backup
+// never cost anything, so an address that is not itself guessing is never refused.
+TEST_F(HandlersTest, ReplacingOwnBackupAndRestoringItAreFree) {
+  ThrottleOptions o;
+  o.guess_burst = 3;
+  o.guess_refill_per_day = 0;
+  ClientThrottle throttle(o);
+  Build({}, 1000, &throttle);
+  ASSERT_EQ(Put("day 0").status, 201);  // a first backup costs one token
+  for (int day = 1; day <= 100; ++day) {
+    ASSERT_EQ(Put("day " + std::to_string(day)).status, 204) << day;
+    ASSERT_EQ(Get().status, 200) << day;
+    ASSERT_EQ(Do(std::string("HEAD /backups/") + kId + " HTTP/1.1\r\n\r\n", true).status, 200);
+  }
+  EXPECT_EQ(Do("DELETE " + kP + " HTTP/1.1\r\n\r\n").status, 204);
+  EXPECT_FALSE(throttle.GuessRetryAfter(throttle.KeyFor("192.0.2.7", nullptr)).has_value());
+}
+
+// Issue 12 item 2: the token is taken before the work, so requests sent together cannot do more
+// than the budget's work: only `burst` wrong credentials ever reach the (slow) check.
+TEST_F(HandlersTest, SimultaneousWrongCredentialsRunAtMostTheBudget) {
+  ThrottleOptions o;
+  o.guess_burst = 5;
+  o.guess_refill_per_day = 0;
+  ClientThrottle throttle(o);
+  std::atomic<int> checks{0};
+  auto pool = std::make_unique<WorkPool>(1);
+  std::atomic<bool> release{false};
+  SafeApp app(*service_, *pool,
+              AuthHooks{[&](std::string_view) {
+                          while (!release.load()) std::this_thread::yield();
+                          ++checks;
+                          return false;
+                        },
+                        "Basic realm=\"t\""},
+              &throttle);
+  std::vector<testing::Wire> wires(100);
+  std::vector<std::shared_ptr<HttpConnection>> conns;
+  const std::string request =
+      "GET " + kP + " HTTP/1.1\r\nAuthorization: Basic d3Jvbmc6cGFzc3dvcmQ=\r\n\r\n";
+  for (auto& wire : wires) {
+    conns.push_back(HttpConnection::Create(app, HttpLimits(),
+                                           std::make_unique<testing::FakeIo>(&wire), "192.0.2.9"));
+    conns.back()->OnInput(request.data(), request.size());
+  }
+  release = true;
+  pool.reset();  // runs what was posted, then joins
+  int unauthorized = 0, refused = 0;
+  for (auto& wire : wires) {
+    auto r = testing::ParseResponses(wire.out);
+    ASSERT_EQ(r.size(), 1u);
+    unauthorized += r[0].status == 401;
+    refused += r[0].status == 429;
+  }
+  EXPECT_EQ(checks, 5);
+  EXPECT_EQ(unauthorized, 5);
+  EXPECT_EQ(refused, 95);
+  EXPECT_EQ(store_.calls, 0);
+}
+
+// Issue 12 item 3: no credential check (Argon2) ever runs on a network thread, not even for a
+// request refused from its headers; a recently verified credential is known from the cache.
+TEST_F(HandlersTest, CredentialsAreNeverCheckedOnTheNetworkThread) {
+  std::atomic<int> on_network_thread{0}, in_pool{0};
+  const std::thread::id network = std::this_thread::get_id();
+  auto pool = std::make_unique<WorkPool>(1);
+  SafeApp app(*service_, *pool,
+              AuthHooks{[&](std::string_view h) {
+                          ++(std::this_thread::get_id() == network ? on_network_thread : in_pool);
+                          return h == "Basic dTpw";
+                        },
+                        "Basic realm=\"t\"", [](std::string_view) { return false; }});
+  std::vector<testing::Wire> wires(8);
+  std::vector<std::shared_ptr<HttpConnection>> conns;
+  const std::string requests[] = {
+      "GET /nope HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
+      "GET /backups/xyz HTTP/1.1\r\nAuthorization: Basic d3Jvbmc=\r\n\r\n",
+      "POST /config HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
+      "PUT " + kP + " HTTP/1.1\r\nAuthorization: Basic d3Jvbmc=\r\nContent-Length: 5000\r\n\r\n",
+      "GET " + kP + " HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
+      "GET /config HTTP/1.1\r\nAuthorization: Basic d3Jvbmc=\r\n\r\n",
+      "HEAD " + kP + " HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
+      "DELETE " + kP + " HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n",
+  };
+  for (size_t i = 0; i < wires.size(); ++i) {
+    conns.push_back(HttpConnection::Create(
+        app, HttpLimits(), std::make_unique<testing::FakeIo>(&wires[i]), "192.0.2.10"));
+    conns.back()->OnInput(requests[i].data(), requests[i].size());
+  }
+  pool.reset();
+  EXPECT_EQ(on_network_thread, 0);
+  EXPECT_EQ(in_pool, 8);
+  const int expected[] = {404, 401, 405, 401, 404, 401, 404, 404};
+  for (size_t i = 0; i < wires.size(); ++i) {
+    auto r = testing::ParseResponses(wires[i].out, {i == 6});
+    ASSERT_EQ(r.size(), 1u) << requests[i];
+    EXPECT_EQ(r[0].status, expected[i]) << requests[i];
+  }
+}
+
+TEST_F(HandlersTest, ACachedCredentialIsAnsweredWithoutTheSlowCheck) {
+  std::atomic<int> slow{0};
+  Build(AuthHooks{[&](std::string_view h) { return ++slow, h == "Basic dTpw"; },
+                  "Basic realm=\"t\"", [](std::string_view h) { return h == "Basic dTpw"; }});
+  EXPECT_EQ(Put("abc", kId, "Authorization: Basic dTpw\r\n").status, 201);
+  EXPECT_EQ(Get(kId, "Authorization: Basic dTpw\r\n").body, "abc");
+  EXPECT_EQ(Do("GET /nope HTTP/1.1\r\nAuthorization: Basic dTpw\r\n\r\n").status, 404);
+  EXPECT_EQ(slow, 0);
+  EXPECT_EQ(Get(kId, "Authorization: Basic d3Jvbmc=\r\n").status, 401);
+  EXPECT_EQ(slow, 1);
 }
 
 TEST_F(HandlersTest, OnlyValidCredentialsLearnWhyARequestIsRefused) {

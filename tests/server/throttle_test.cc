@@ -1,7 +1,9 @@
 #include "safe-server/throttle.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/socket.h>
+#include <vector>
 
 namespace safe::server {
 namespace {
@@ -59,7 +61,7 @@ TEST_F(ThrottleTest, GuessBudgetEmptiesAfterBurstAndRefills) {
   auto k = t.KeyFor("198.51.100.1", nullptr);
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(t.GuessRetryAfter(k).has_value()) << i;
-    t.CountMiss(k);
+    ASSERT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
   }
   std::optional<int> wait = t.GuessRetryAfter(k);
   ASSERT_TRUE(wait.has_value());
@@ -78,7 +80,7 @@ TEST_F(ThrottleTest, ClientsAreIndependent) {
   auto a = t.KeyFor("198.51.100.1", nullptr);
   auto b = t.KeyFor("198.51.100.2", nullptr);
   EXPECT_NE(a, b);
-  t.CountMiss(a);
+  ASSERT_FALSE(t.SettleGuess(a, /*miss=*/true).has_value());
   EXPECT_TRUE(t.GuessRetryAfter(a).has_value());
   EXPECT_FALSE(t.GuessRetryAfter(b).has_value());
 }
@@ -115,6 +117,88 @@ TEST_F(ThrottleTest, ForwardedForIsBelievedOnlyFromTrustedProxies) {
   EXPECT_EQ(t.KeyFor("127.0.0.1", &junk), t.KeyFor("127.0.0.1", nullptr));
 }
 
+// Issue 12 item 5: behind HAProxy's `option forwardfor` the proxy adds a field of its own, so
+// the client's forged field comes first; all fields are walked from the right.
+TEST_F(ThrottleTest, ForwardedForFieldsAreWalkedTogetherFromTheRight) {
+  ThrottleOptions o;
+  o.trusted_proxies = *ParseCidrList("127.0.0.1, 10.0.0.0/8");
+  auto t = Make(o);
+  auto client = t.KeyFor("203.0.113.9", nullptr);
+  // Fields joined in arrival order: the forged one first, the proxy's last.
+  std::string joined = "198.51.100.77, 203.0.113.9";
+  EXPECT_EQ(t.KeyFor("127.0.0.1", &joined), client);
+  std::string through_two = "198.51.100.77, 203.0.113.9, 10.0.0.2";
+  EXPECT_EQ(t.KeyFor("10.0.0.1", &through_two), client);
+  EXPECT_NE(t.KeyFor("10.0.0.1", &through_two), t.KeyFor("198.51.100.77", nullptr));
+}
+
+TEST_F(ThrottleTest, ForwardedForItemsMayCarryAPort) {
+  ThrottleOptions o;
+  o.trusted_proxies = *ParseCidrList("127.0.0.1");
+  auto t = Make(o);
+  std::string v4 = "203.0.113.9:51234";
+  EXPECT_EQ(t.KeyFor("127.0.0.1", &v4), t.KeyFor("203.0.113.9", nullptr));
+  std::string v6 = "[2001:db8:1:2::1]:443";
+  EXPECT_EQ(t.KeyFor("127.0.0.1", &v6), t.KeyFor("2001:db8:1:2::1", nullptr));
+  std::string v6_bare = "2001:db8:1:2::1";
+  EXPECT_EQ(t.KeyFor("127.0.0.1", &v6_bare), t.KeyFor("2001:db8:1:2::1", nullptr));
+  // A port is not an address range: config refuses it.
+  EXPECT_FALSE(ParseCidrList("127.0.0.1:80").ok());
+}
+
+// Issue 12 item 2: check and charge are one step. A reservation takes the token before the work;
+// a client cannot hold more reservations than its budget, however many requests it sends at once.
+TEST_F(ThrottleTest, ReservationsNeverExceedTheBudget) {
+  ThrottleOptions o;
+  o.guess_burst = 5;
+  o.guess_refill_per_day = 0;
+  auto t = Make(o);
+  auto k = t.KeyFor("192.0.2.1", nullptr);
+  std::vector<GuessTicket> tickets(50);
+  int taken = 0;
+  for (auto& ticket : tickets) {
+    if (!t.ReserveGuess(k, &ticket).has_value()) ++taken;
+  }
+  EXPECT_EQ(taken, 5);
+  EXPECT_TRUE(t.GuessRetryAfter(k).has_value());
+  // A hit gives its token back; a kept charge does not.
+  tickets[0].Refund();
+  EXPECT_FALSE(tickets[0].held());
+  EXPECT_FALSE(t.GuessRetryAfter(k).has_value());
+  GuessTicket again;
+  EXPECT_FALSE(t.ReserveGuess(k, &again).has_value());
+  EXPECT_TRUE(t.ReserveGuess(k, &again).has_value()) << "only the refunded token was there";
+}
+
+TEST_F(ThrottleTest, ATicketDroppedWithoutRefundKeepsItsCharge) {
+  ThrottleOptions o;
+  o.guess_burst = 1;
+  o.guess_refill_per_day = 0;
+  auto t = Make(o);
+  auto k = t.KeyFor("192.0.2.1", nullptr);
+  {
+    GuessTicket ticket;
+    ASSERT_FALSE(t.ReserveGuess(k, &ticket).has_value());
+    EXPECT_TRUE(ticket.held());
+  }
+  EXPECT_TRUE(t.GuessRetryAfter(k).has_value());
+}
+
+// A read settles once its answer is known: a spent budget refuses hits and misses alike.
+TEST_F(ThrottleTest, SettleRefusesHitsAndMissesAlikeOnceSpent) {
+  ThrottleOptions o;
+  o.guess_burst = 2;
+  o.guess_refill_per_day = 0;
+  auto t = Make(o);
+  auto k = t.KeyFor("192.0.2.1", nullptr);
+  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/false).has_value()) << "a hit is free";
+  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
+  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/false).has_value());
+  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
+  EXPECT_TRUE(t.SettleGuess(k, /*miss=*/true).has_value());
+  EXPECT_TRUE(t.SettleGuess(k, /*miss=*/false).has_value()) << "a hit is refused like a miss";
+}
+
 TEST_F(ThrottleTest, RequestBudgetIsOffByDefault) {
   auto t = Make(ThrottleOptions());
   auto k = t.KeyFor("192.0.2.1", nullptr);
@@ -140,7 +224,7 @@ TEST_F(ThrottleTest, HashKeyRotatesDailyAndBucketsStartAfresh) {
   o.guess_refill_per_day = 0;
   auto t = Make(o);
   auto before = t.KeyFor("192.0.2.1", nullptr);
-  t.CountMiss(before);
+  ASSERT_FALSE(t.SettleGuess(before, /*miss=*/true).has_value());
   EXPECT_TRUE(t.GuessRetryAfter(before).has_value());
   now_ += std::chrono::hours(24);
   auto after = t.KeyFor("192.0.2.1", nullptr);
@@ -154,14 +238,27 @@ TEST_F(ThrottleTest, TableStaysBounded) {
   o.guess_burst = 2;
   auto t = Make(o);
   auto spender = t.KeyFor("192.0.2.1", nullptr);
-  t.CountMiss(spender);
-  t.CountMiss(spender);
+  ASSERT_FALSE(t.SettleGuess(spender, /*miss=*/true).has_value());
+  ASSERT_FALSE(t.SettleGuess(spender, /*miss=*/true).has_value());
   for (int i = 0; i < 1000; ++i) {
-    t.CountMiss(
-        t.KeyFor("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), nullptr));
+    auto other =
+        t.KeyFor("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), nullptr);
+    ASSERT_FALSE(t.SettleGuess(other, /*miss=*/true).has_value());
   }
   // Clients that spent everything are the last to be dropped.
   EXPECT_TRUE(t.GuessRetryAfter(spender).has_value());
+}
+
+TEST_F(ThrottleTest, ZeroBurstTurnsGuessBudgetOff_Reservations) {
+  ThrottleOptions o;
+  o.guess_burst = 0;
+  auto t = Make(o);
+  auto k = t.KeyFor("192.0.2.1", nullptr);
+  for (int i = 0; i < 100; ++i) {
+    GuessTicket ticket;
+    ASSERT_FALSE(t.ReserveGuess(k, &ticket).has_value());
+    EXPECT_FALSE(ticket.held());
+  }
 }
 
 TEST_F(ThrottleTest, ZeroBurstTurnsGuessBudgetOff) {
@@ -169,7 +266,7 @@ TEST_F(ThrottleTest, ZeroBurstTurnsGuessBudgetOff) {
   o.guess_burst = 0;
   auto t = Make(o);
   auto k = t.KeyFor("192.0.2.1", nullptr);
-  for (int i = 0; i < 100; ++i) t.CountMiss(k);
+  for (int i = 0; i < 100; ++i) ASSERT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
   EXPECT_FALSE(t.GuessRetryAfter(k).has_value());
 }
 
