@@ -68,6 +68,17 @@ Result<storage::ServerKey> LoadKeyOf(const std::string& data_dir, const std::str
   return server::LoadOrCreateServerKey(key_options);
 }
 
+// Gives what a command run as root made in dir (RocksDB's new files, a copy) to the data
+// directory's owner, so that the service can open it (data_dir.h, GiveTreeTo). The error says how
+// to do it by hand.
+Status GiveToOwner(const std::string& dir, FileOwner owner) {
+  Status status = GiveTreeTo(dir, owner);
+  if (status.ok()) return status;
+  return Status::IOError(status.message() + "; the service may be unable to open " + dir +
+                         " until it is given back: chown -R " + std::to_string(owner.uid) + ":" +
+                         std::to_string(owner.gid) + " " + dir);
+}
+
 storage::RocksDbOptions StoreOptions(const std::string& data_dir) {
   storage::RocksDbOptions options;
   options.path = data_dir;
@@ -170,15 +181,24 @@ int RunCheckpoint(const CheckpointOptions& options, std::ostream& out, std::ostr
   if (fs::exists(fs::symlink_status(options.out_dir, ec))) {
     return Fail(err, "checkpoint: " + options.out_dir + " already exists: name a new directory");
   }
+  // Opening the database for writing makes new files in it (log, manifest, options): they, and
+  // the copy, go to the data directory's owner.
+  Result<FileOwner> owner = OwnerOf(options.data_dir);
+  if (!owner.ok()) return Fail(err, "checkpoint", owner.status());
 
   auto store = storage::RocksDbStore::Open(StoreOptions(options.data_dir));
-  if (!store.ok()) return Fail(err, "checkpoint: cannot open the database", store.status());
+  if (!store.ok()) {
+    Status given = GiveToOwner(options.data_dir, *owner);
+    if (!given.ok()) err << "safe-admin: checkpoint: " << given.ToString() << "\n";
+    return Fail(err, "checkpoint: cannot open the database", store.status());
+  }
   Result<storage::StoreStats> stats = (*store)->Stats();
-  if (!stats.ok()) return Fail(err, "checkpoint", stats.status());
-  status = (*store)->Checkpoint(options.out_dir);
+  status = stats.ok() ? (*store)->Checkpoint(options.out_dir) : stats.status();
   Status closed = (*store)->Close();
+  Status given = GiveToOwner(options.data_dir, *owner);
   if (!status.ok()) return Fail(err, "checkpoint", status);
   if (!closed.ok()) return Fail(err, "checkpoint: closing the database", closed);
+  if (!given.ok()) return Fail(err, "checkpoint", given);
 
   // The checkpoint holds RocksDB's files only; KEYCHECK makes it a data directory the server
   // accepts with the same key.
@@ -189,6 +209,8 @@ int RunCheckpoint(const CheckpointOptions& options, std::ostream& out, std::ostr
     if (status.ok()) status = SyncDirectory(options.out_dir);
     if (!status.ok()) return Fail(err, "checkpoint: copying " + name, status);
   }
+  status = GiveToOwner(options.out_dir, *owner);
+  if (!status.ok()) return Fail(err, "checkpoint", status);
   out << "checkpoint: " << options.out_dir << "\n"
       << "backups: " << stats->backups << "\n"
       << "stored-bytes: " << stats->bytes << "\n";
@@ -239,11 +261,16 @@ int RunRestore(const RestoreOptions& options, std::ostream& out, std::ostream& e
   const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
   fs::create_directories(parent, ec);
   if (ec) return Fail(err, "restore: cannot create " + parent.string() + ": " + ec.message());
+  // The restored directory belongs to whoever owns the one it replaces, or else the directory it
+  // is made in (the service's state directory), whatever user runs this.
+  Result<FileOwner> owner = OwnerOf(*empty ? parent.string() : target_dir);
+  if (!owner.ok()) return Fail(err, "restore", owner.status());
   // Copied beside the target (same file system), then renamed into place: a crash leaves either
   // the old directory or the new one, never half of one.
   const std::string staging = target_dir + ".restoring";
   fs::remove_all(staging, ec);  // a leftover of an interrupted restore
   status = CopyTreeDurably(options.from, staging);
+  if (status.ok()) status = GiveToOwner(staging, *owner);
   if (!status.ok()) {
     fs::remove_all(staging, ec);
     return Fail(err, "restore: copying the checkpoint", status);
@@ -372,14 +399,23 @@ int RunExpire(const ExpireOptions& options, std::ostream& out, std::ostream& err
       "its own retention sweep deletes expired backups every sweep-interval; stop it to run "
       "this by hand (--dry-run works while it runs)");
   if (!status.ok()) return Fail(err, "expire", status);
+  // Deleting writes new files (log, tables, manifest): they go to the data directory's owner.
+  Result<FileOwner> owner = OwnerOf(options.data_dir);
+  if (!owner.ok()) return Fail(err, "expire", owner.status());
   auto store = storage::RocksDbStore::Open(StoreOptions(options.data_dir));
-  if (!store.ok()) return Fail(err, "expire: cannot open the database", store.status());
+  if (!store.ok()) {
+    Status given = GiveToOwner(options.data_dir, *owner);
+    if (!given.ok()) err << "safe-admin: expire: " << given.ToString() << "\n";
+    return Fail(err, "expire: cannot open the database", store.status());
+  }
   server::BackupService service(**store, *options.clock, rules);
   Result<uint64_t> deleted = service.ExpireOld();
   Result<storage::StoreStats> stats = (*store)->Stats();
   Status closed = (*store)->Close();
+  Status given = GiveToOwner(options.data_dir, *owner);
   if (!deleted.ok()) return Fail(err, "expire", deleted.status());
   if (!closed.ok()) return Fail(err, "expire: closing the database", closed);
+  if (!given.ok()) return Fail(err, "expire", given);
   out << "deleted: " << *deleted << "\n";
   if (stats.ok()) out << "backups: " << stats->backups << "\n";
   out << "retention-days: " << options.retention_days << "\n";

@@ -17,6 +17,12 @@
 //
 // Nothing printed names a backup id or storage key: only counts, sizes and paths.
 //
+// Ownership (issue 13). Run as root, checkpoint, restore and expire give every file and
+// directory they create (RocksDB's new files in the data directory, a checkpoint, a restored
+// directory) to the owner of the data directory they work on, files 0600 and directories 0700,
+// whatever the umask: the service that owns the data can open it afterwards. A failure to do so
+// fails the command, naming the chown that would fix it.
+//
 // Sealed data (issue 4). A data directory with a KEYCHECK file is sealed: its records are
 // SealedStore records under storage keys. stats, expire and checkpoint need no key (the metadata
 // is not sealed); verify checks the key against KEYCHECK and every record's sealed format.
@@ -59,7 +65,8 @@ struct CheckpointOptions {
 };
 
 // With the server stopped: opens the database, writes a RocksDB checkpoint to out_dir and
-// copies DATA_DIR/KEYCHECK beside it, so that out_dir is a complete data directory. Refused
+// copies DATA_DIR/KEYCHECK beside it, so that out_dir is a complete data directory, owned like
+// DATA_DIR (see Ownership above). Refused
 // while a server holds the database (the message names the admin listener's POST
 // /admin/checkpoint).
 int RunCheckpoint(const CheckpointOptions& options, std::ostream& out, std::ostream& err);
@@ -73,7 +80,8 @@ struct RestoreOptions {
 };
 
 // Copies the checkpoint (after opening it read-only to check it is a database) into a fresh
-// directory beside data_dir, fsyncs it and renames it into place (mode 0700). Refused while a
+// directory beside data_dir, fsyncs it and renames it into place (mode 0700; owned like the
+// data_dir it replaces, or else like the directory it is made in). Refused while a
 // server holds data_dir, and when data_dir holds anything unless force. When data_dir is a
 // symbolic link (systemd's DynamicUser makes /var/lib/NAME one) the link's target is replaced
 // and the link kept.

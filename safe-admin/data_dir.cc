@@ -40,7 +40,86 @@ Status CopyContents(int in, int out, const std::string& from, const std::string&
   }
 }
 
+// Gives the open entry fd (shown as path in errors) to owner with the mode for its type; a
+// directory's entries too. REQUIRES: fd was opened with O_NOFOLLOW.
+Status GiveOpenEntry(int fd, const std::string& path, FileOwner owner);
+
+Status GiveDirectoryEntries(int dir_fd, const std::string& path, FileOwner owner) {
+  // fdopendir takes over the descriptor it is given: hand it a copy.
+  int listing_fd = ::dup(dir_fd);
+  if (listing_fd < 0) return ErrnoError("cannot list " + path, errno);
+  DIR* dir = ::fdopendir(listing_fd);
+  if (dir == nullptr) {
+    const int error = errno;
+    ::close(listing_fd);
+    return ErrnoError("cannot list " + path, error);
+  }
+  Status status;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(dir);
+    if (entry == nullptr) {
+      if (errno != 0) status = ErrnoError("cannot list " + path, errno);
+      break;
+    }
+    const std::string name = entry->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string child = path + "/" + name;
+    Fd fd(
+        ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+    if (fd.get() < 0) {
+      if (errno == ENOENT) continue;  // RocksDB deleted it meanwhile
+      if (errno != ELOOP) {
+        status = ErrnoError("cannot open " + child + " to give it to the data's owner", errno);
+        break;
+      }
+      // A symbolic link: its own owner only.
+      if (::fchownat(dir_fd, name.c_str(), owner.uid, owner.gid, AT_SYMLINK_NOFOLLOW) != 0 &&
+          errno != ENOENT) {
+        status = ErrnoError("cannot change the owner of " + child, errno);
+        break;
+      }
+      continue;
+    }
+    status = GiveOpenEntry(fd.get(), child, owner);
+    if (!status.ok()) break;
+  }
+  ::closedir(dir);
+  return status;
+}
+
+Status GiveOpenEntry(int fd, const std::string& path, FileOwner owner) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return ErrnoError("cannot stat " + path, errno);
+  if ((st.st_uid != owner.uid || st.st_gid != owner.gid) &&
+      ::fchown(fd, owner.uid, owner.gid) != 0) {
+    return ErrnoError("cannot change the owner of " + path, errno);
+  }
+  if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) return Status::OK();
+  const mode_t mode = S_ISDIR(st.st_mode) ? 0700 : 0600;
+  if ((st.st_mode & 07777) != mode && ::fchmod(fd, mode) != 0) {
+    return ErrnoError("cannot change the mode of " + path, errno);
+  }
+  if (S_ISDIR(st.st_mode)) return GiveDirectoryEntries(fd, path, owner);
+  return Status::OK();
+}
+
 }  // namespace
+
+Result<FileOwner> OwnerOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return ErrnoError("cannot stat " + path, errno);
+  return FileOwner{st.st_uid, st.st_gid};
+}
+
+Status GiveTreeTo(const std::string& top, FileOwner owner) {
+  if (::geteuid() != 0) return Status::OK();
+  // top itself may be a symbolic link (systemd's DynamicUser makes /var/lib/NAME one).
+  Fd fd(::open(top.c_str(), O_RDONLY | O_DIRECTORY | O_NOCTTY | O_CLOEXEC));
+  if (fd.get() < 0)
+    return ErrnoError("cannot open " + top + " to give it to the data's owner", errno);
+  return GiveOpenEntry(fd.get(), top, owner);
+}
 
 bool HoldsDatabase(const std::string& dir) {
   std::error_code ec;

@@ -44,4 +44,26 @@ Status CopyTreeDurably(const std::string& from, const std::string& to);
 // fsyncs a directory (after creating, renaming or removing entries in it).
 Status SyncDirectory(const std::string& dir);
 
+// Who owns a data directory: what safe-admin creates for it is given to the same user and group.
+struct FileOwner {
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+// The owner of path (a symbolic link is followed). IOError when it cannot be stat'ed.
+Result<FileOwner> OwnerOf(const std::string& path);
+
+// Run as root: gives every directory and regular file under top (top included) to owner, with
+// mode 0700 (directories) or 0600 (files), whatever the umask was when they were made, so that
+// the service a data directory belongs to can open what a command run as root created (issue
+// 13). systemd cannot be relied on for that: its recursive chown of a StateDirectory stops at a
+// top directory that already has the right owner. Symbolic links below top are not followed
+// (each entry is opened with O_NOFOLLOW and changed through its descriptor, so a link swapped in
+// meanwhile is never followed); they and other special files are given to owner, not changed
+// otherwise. An entry that disappears meanwhile is skipped.
+// Not root: changes nothing and returns OK (only root can give a file away; what another user
+// creates is its own, and safe-admin's umask 077 keeps it private).
+// IOError naming the path on the first entry that cannot be changed.
+Status GiveTreeTo(const std::string& top, FileOwner owner);
+
 }  // namespace safe::admin

@@ -2,6 +2,8 @@
 // commands live in commands.cc (see commands.h for what may run while the server runs).
 // Exit status: 0 done, 1 failed (verify: a bad record), 2 bad command line.
 
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdint>
 #include <iostream>
@@ -37,6 +39,10 @@ CLI::Option* AddRetention(CLI::App* cmd, uint32_t* days) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // What the commands create in a data directory or a copy is private whatever the caller's
+  // umask: files 0600, directories 0700, as the unit's UMask=0077 makes the server's own. (Run
+  // as root, they are then also given to the data directory's owner: commands.h.)
+  ::umask(077);
   CLI::App app{"safe-admin: look after a safe-server data directory"};
   app.set_version_flag("--version", std::string("safe-admin ") + SAFE_VERSION);
   app.require_subcommand(1);
