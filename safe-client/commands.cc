@@ -39,6 +39,13 @@ Result<Server> Connect(const CommonOptions& o, std::ostream& err) {
   }
   HttpOptions options;
   options.ca_file = o.cacert;
+  options.connect_timeout = std::chrono::seconds(o.connect_timeout_seconds);
+  options.answer_timeout = std::chrono::seconds(o.timeout_seconds);
+  options.waiting_notice_after = std::chrono::milliseconds(kWaitingNoticeMilliseconds);
+  // The host only: the request's URL may hold the backup id.
+  options.on_waiting = [&err, host = url->host] {
+    err << "safe-client: waiting for " << host << "..." << std::endl;
+  };
   if (!o.user.empty() && !url->user.empty()) {
     return Status::InvalidArgument("give the server user either in the URL or with --user");
   }
@@ -55,7 +62,8 @@ Result<Server> Connect(const CommonOptions& o, std::ostream& err) {
       options.password = std::move(url->password);
     } else {
       Result<SecretBytes> pw =
-          AskPassword("Server password for " + options.user + ": ", /*confirm=*/false);
+          AskPassword("Server password for " + options.user + ": ", /*confirm=*/false,
+                      "--auth-password-file FILE (the server password for --user)");
       if (!pw.ok()) return pw.status();
       options.password = std::move(pw).value();
     }
@@ -80,6 +88,29 @@ Result<crypto::DerivedKeys> Derive(const CommonOptions& o, bool confirm, std::os
   return crypto::DeriveKeys(*kdf, *id, *password);
 }
 
+// Connect, then GET /config: every command checks first that the URL is a Safe server's.
+Result<Server> ConnectToSafeServer(const CommonOptions& o, std::ostream& err,
+                                   ServerLimits* limits = nullptr) {
+  Result<Server> server = Connect(o, err);
+  if (!server.ok()) return server.status();
+  Result<ServerLimits> config = server->api->GetConfig();
+  if (!config.ok()) return config.status();
+  if (limits != nullptr) *limits = *config;
+  return server;
+}
+
+// A missing backup, with what to check: the backup id comes from the ID, the password and --kdf.
+Status ExplainNoBackup(Status status, const CommonOptions& o) {
+  if (!status.IsNotFound() || status.message() != kNoBackupMessage) return status;
+  const std::string other = o.kdf == "scrypt"
+                                ? "a backup safe-client made with its default needs --kdf argon2id"
+                                : "a backup made by a Threema app needs --kdf scrypt";
+  return Status::NotFound(std::string(kNoBackupMessage) + " (with --kdf " + o.kdf +
+                          "). The backup id is derived from the ID, the password and the key "
+                          "derivation together: if a backup should be there, check all three (" +
+                          other + ") and that the server is the one it was made on");
+}
+
 std::string Hex(const uint8_t* data, size_t size) {
   std::string out(size * 2 + 1, '\0');
   sodium_bin2hex(out.data(), out.size(), data, size);
@@ -90,12 +121,11 @@ std::string Hex(const uint8_t* data, size_t size) {
 }  // namespace
 
 Status RunConfig(const CommonOptions& o, std::ostream& out, std::ostream& err) {
-  Result<Server> server = Connect(o, err);
+  ServerLimits limits;
+  Result<Server> server = ConnectToSafeServer(o, err, &limits);
   if (!server.ok()) return server.status();
-  Result<ServerLimits> limits = server->api->GetConfig();
-  if (!limits.ok()) return limits.status();
-  out << "maxBackupBytes: " << limits->max_backup_bytes << "\n"
-      << "retentionDays: " << limits->retention_days << "\n";
+  out << "maxBackupBytes: " << limits.max_backup_bytes << "\n"
+      << "retentionDays: " << limits.retention_days << "\n";
   return Status::OK();
 }
 
@@ -113,21 +143,24 @@ Status RunBackup(const CommonOptions& o, const std::string& input, std::ostream&
   if (Status s = crypto::ValidateBackupJson(*json); !s.ok()) {
     return Status::InvalidArgument(input + ": " + s.message());
   }
-  Result<Server> server = Connect(o, err);
-  if (!server.ok()) return server.status();
   // As the apps do: fetch the limits before every upload, and give up if that fails.
-  Result<ServerLimits> limits = server->api->GetConfig();
-  if (!limits.ok()) return limits.status();
+  ServerLimits limits;
+  Result<Server> server = ConnectToSafeServer(o, err, &limits);
+  if (!server.ok()) return server.status();
   Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/o.password_file.empty(), err);
   if (!keys.ok()) return keys.status();
+  if (o.kdf == "argon2id") {
+    err << "safe-client: note: --kdf argon2id: only safe-client can read this backup, the Threema "
+           "apps cannot; use --kdf scrypt for a backup an app must restore\n";
+  }
   // The file's bytes are uploaded as they are, so a restore gives back exactly this file.
   Result<std::vector<uint8_t>> blob = crypto::SealBackup(*json, keys->key);
   if (!blob.ok()) return blob.status();
-  if (Status s = CheckBlobSize(blob->size(), *limits); !s.ok()) return s;
+  if (Status s = CheckBlobSize(blob->size(), limits); !s.ok()) return s;
   Result<bool> replaced = server->api->PutBackup(keys->backup_id, *blob);
   if (!replaced.ok()) return replaced.status();
   out << (*replaced ? "Backup stored, replacing the previous one" : "Backup stored") << " ("
-      << blob->size() << " bytes). The server keeps it for " << limits->retention_days
+      << blob->size() << " bytes). The server keeps it for " << limits.retention_days
       << " days after the last upload.\n";
   return Status::OK();
 }
@@ -135,12 +168,13 @@ Status RunBackup(const CommonOptions& o, const std::string& input, std::ostream&
 Status RunRestore(const CommonOptions& o, const std::string& output, std::ostream& out,
                   std::ostream& err) {
   if (output.empty()) return Status::InvalidArgument("--output is required");
-  Result<Server> server = Connect(o, err);
+  if (Status s = CheckOutputDirectory(output, "--output"); !s.ok()) return s;
+  Result<Server> server = ConnectToSafeServer(o, err);
   if (!server.ok()) return server.status();
   Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
   if (!keys.ok()) return keys.status();
   Result<std::vector<uint8_t>> blob = server->api->GetBackup(keys->backup_id);
-  if (!blob.ok()) return blob.status();
+  if (!blob.ok()) return ExplainNoBackup(blob.status(), o);
   Result<SecretBytes> json = crypto::OpenBackup(blob->data(), blob->size(), keys->key);
   if (!json.ok()) return json.status();
   if (Status s = crypto::ValidateBackupJson(*json); !s.ok()) {
@@ -152,22 +186,24 @@ Status RunRestore(const CommonOptions& o, const std::string& output, std::ostrea
 }
 
 Status RunDelete(const CommonOptions& o, std::ostream& out, std::ostream& err) {
-  Result<Server> server = Connect(o, err);
+  Result<Server> server = ConnectToSafeServer(o, err);
   if (!server.ok()) return server.status();
   Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
   if (!keys.ok()) return keys.status();
-  if (Status s = server->api->DeleteBackup(keys->backup_id); !s.ok()) return s;
+  if (Status s = server->api->DeleteBackup(keys->backup_id); !s.ok()) {
+    return ExplainNoBackup(s, o);
+  }
   out << "Backup deleted.\n";
   return Status::OK();
 }
 
 Status RunInfo(const CommonOptions& o, std::ostream& out, std::ostream& err) {
-  Result<Server> server = Connect(o, err);
+  Result<Server> server = ConnectToSafeServer(o, err);
   if (!server.ok()) return server.status();
   Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
   if (!keys.ok()) return keys.status();
   Result<BackupInfo> info = server->api->HeadBackup(keys->backup_id);
-  if (!info.ok()) return info.status();
+  if (!info.ok()) return ExplainNoBackup(info.status(), o);
   const std::string none = "not reported by this server";
   out << "A backup is stored for this ID and password.\n"
       << "Size: "
@@ -181,6 +217,9 @@ Status RunInfo(const CommonOptions& o, std::ostream& out, std::ostream& err) {
 Status RunExportId(const ExportOptions& o, std::ostream& out, std::ostream& err) {
   Result<crypto::ThreemaId> id = crypto::ThreemaId::Parse(o.id);
   if (!id.ok()) return id.status();
+  if (!o.qr_png.empty()) {
+    if (Status s = CheckOutputDirectory(o.qr_png, "--qr-png"); !s.ok()) return s;
+  }
   Result<SecretBytes> json = ReadFileSecret(o.input, kMaxJsonFileBytes);
   if (!json.ok()) return json.status();
   Result<crypto::BackupJson> backup = crypto::BackupJson::Parse(*json);

@@ -15,23 +15,35 @@ namespace safe::client {
 
 // Options shared by the commands that talk to a server or derive keys.
 struct CommonOptions {
-  std::string server;              // base URL, may carry user:password@
-  std::string user;                // Basic auth user (--user)
-  std::string auth_password_file;  // its password's file (--auth-password-file)
-  std::string cacert;              // a private CA to trust (--cacert)
-  std::string id;                  // the Threema ID
-  std::string kdf = "argon2id";    // scrypt | argon2id
-  std::string password_file;       // the backup password's file; empty: ask on the terminal
+  std::string server;                // base URL, may carry user:password@
+  std::string user;                  // Basic auth user (--user)
+  std::string auth_password_file;    // its password's file (--auth-password-file)
+  std::string cacert;                // a private CA to trust (--cacert)
+  std::string id;                    // the Threema ID
+  std::string kdf = "argon2id";      // scrypt | argon2id
+  std::string password_file;         // the backup password's file; empty: ask on the terminal
+  int connect_timeout_seconds = 15;  // --connect-timeout: no connection within this: give up
+  int timeout_seconds = 30;          // --timeout: nothing moved for this long: give up
 };
+
+// After this long without an answer, a command prints "safe-client: waiting for <host>..." on err.
+inline constexpr int kWaitingNoticeMilliseconds = 2000;
+
+// Every command that talks to a server first fetches /config (as the apps do), so a URL that is not
+// a Safe server's is reported as such ("<base> is not a Safe server: ...") and never as a missing
+// backup. A missing backup is reported as kNoBackupMessage followed by what to check: the ID, the
+// password and --kdf (the key derivation), which together make the backup id.
 
 // Prints the server's maxBackupBytes and retentionDays.
 Status RunConfig(const CommonOptions& o, std::ostream& out, std::ostream& err);
 // Prints the backup id (64 lowercase hex) for the ID and password.
 Status RunDerive(const CommonOptions& o, std::ostream& out, std::ostream& err);
 // Validates the JSON file, fetches /config, encrypts, refuses a blob over maxBackupBytes, uploads.
+// With --kdf argon2id, notes on err that the Threema apps cannot read the backup.
 Status RunBackup(const CommonOptions& o, const std::string& input, std::ostream& out,
                  std::ostream& err);
-// Downloads, decrypts, validates and writes the JSON atomically with mode 0600.
+// Checks that --output's directory exists (before anything else), downloads, decrypts, validates
+// and writes the JSON atomically with mode 0600.
 Status RunRestore(const CommonOptions& o, const std::string& output, std::ostream& out,
                   std::ostream& err);
 Status RunDelete(const CommonOptions& o, std::ostream& out, std::ostream& err);

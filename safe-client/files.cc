@@ -23,7 +23,27 @@ std::string DirectoryOf(const std::string& path) {
   return path.substr(0, slash);
 }
 
+// Why a file cannot be created in dir: NotFound when dir is missing, IOError otherwise.
+Status DirectoryError(const std::string& what, const std::string& dir, int error) {
+  if (error == ENOENT) {
+    return Status::NotFound(what + ": the directory " + dir +
+                            " does not exist; create it first (mkdir -p " + dir + ")");
+  }
+  return Status::IOError(what + ": cannot create a file in " + dir + ": " + std::strerror(error));
+}
+
 }  // namespace
+
+Status CheckOutputDirectory(const std::string& path, const std::string& option) {
+  const std::string dir = DirectoryOf(path);
+  struct stat st {};
+  if (stat(dir.c_str(), &st) != 0) return DirectoryError(option + " " + path, dir, errno);
+  if (!S_ISDIR(st.st_mode)) return DirectoryError(option + " " + path, dir, ENOTDIR);
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    return DirectoryError(option + " " + path, dir, errno);
+  }
+  return Status::OK();
+}
 
 Result<crypto::SecretBytes> ReadFileSecret(const std::string& path, size_t max_bytes) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -56,7 +76,13 @@ Status WriteFileAtomically(const std::string& path, const void* data, size_t siz
   std::vector<char> name(temp.begin(), temp.end());
   name.push_back('\0');
   const int fd = mkstemp(name.data());  // creates the file with mode 0600
-  if (fd < 0) return PosixError("cannot create a temporary file beside " + path, errno);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == ENOENT || error == ENOTDIR) {
+      return DirectoryError("cannot write " + path, DirectoryOf(path), error);
+    }
+    return PosixError("cannot create a temporary file beside " + path, error);
+  }
   temp = name.data();
 
   Status status;

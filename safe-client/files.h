@@ -21,7 +21,14 @@ namespace safe::client {
 // Messages name the path.
 Result<crypto::SecretBytes> ReadFileSecret(const std::string& path, size_t max_bytes);
 
-// Writes data to path atomically with the given mode. IOError naming the path on failure.
+// Checks, before any work whose result would be lost, that path can be written: OK if the
+// directory that will hold it exists and is writable. Else NotFound "<option> <path>: the directory
+// <dir> does not exist; create it first (mkdir -p <dir>)", or IOError naming the directory and the
+// reason (not a directory, permission denied). option is the flag that named the path ("--output").
+Status CheckOutputDirectory(const std::string& path, const std::string& option);
+
+// Writes data to path atomically with the given mode. IOError naming the path on failure, NotFound
+// naming the directory when it does not exist.
 Status WriteFileAtomically(const std::string& path, const void* data, size_t size,
                            mode_t mode = 0600);
 

@@ -3,17 +3,38 @@
 #include <curl/curl.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
 namespace safe::client {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 struct Sink {
   HttpResponse* response;
   size_t limit;
   bool too_large = false;
+  bool answered = false;  // a status line arrived
 };
+
+// The progress callback's state: when to tell the caller that the server keeps it waiting.
+struct Waiting {
+  const Sink* sink;
+  Clock::time_point notice_at;
+  const std::function<void()>* on_waiting;
+  bool told = false;
+};
+
+int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* w = static_cast<Waiting*>(user);
+  if (!w->told && !w->sink->answered && Clock::now() >= w->notice_at) {
+    w->told = true;
+    (*w->on_waiting)();
+  }
+  return 0;  // never aborts the transfer
+}
 
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
   auto* sink = static_cast<Sink*>(user);
@@ -33,6 +54,7 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
   if (line.rfind("HTTP/", 0) == 0) {
     sink->response->headers.clear();  // a new response (after a 401 retry, say)
+    sink->answered = true;
     return n;
   }
   const size_t colon = line.find(':');
@@ -45,13 +67,22 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
   return n;
 }
 
-Status TransportError(CURLcode code, const char* detail) {
+Status TransportError(CURLcode code, const char* detail, const HttpOptions& options) {
   std::string what = detail[0] != '\0' ? detail : curl_easy_strerror(code);
   switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      // The only limit after the connection is the low-speed check ("Operation too slow...").
+      if (what.find("too slow") == std::string::npos) {
+        return Status::Unavailable("cannot reach the server: no connection within " +
+                                   std::to_string(options.connect_timeout.count()) +
+                                   " seconds (--connect-timeout)");
+      }
+      return Status::Unavailable("the server stopped answering: nothing arrived for " +
+                                 std::to_string(options.answer_timeout.count()) +
+                                 " seconds (--timeout); try again later");
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
     case CURLE_COULDNT_CONNECT:
-    case CURLE_OPERATION_TIMEDOUT:
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
@@ -131,7 +162,16 @@ Result<HttpResponse> HttpClient::Perform(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT,
                    static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, static_cast<long>(options_.timeout.count()));
+  // Not CURLOPT_TIMEOUT: a whole-request limit would cut off a slow upload that is still moving.
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME,
+                   static_cast<long>(options_.answer_timeout.count()));
+  Waiting waiting{&sink, Clock::now() + options_.waiting_notice_after, &options_.on_waiting};
+  if (options_.on_waiting) {
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &waiting);
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, WriteHeader);
@@ -173,7 +213,7 @@ Result<HttpResponse> HttpClient::Perform(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_PASSWORD, nullptr);
   if (rc != CURLE_OK) {
     if (sink.too_large) return Status::TooLarge("the server's answer is too large");
-    return TransportError(rc, error);
+    return TransportError(rc, error, options_);
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
   return response;

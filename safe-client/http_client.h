@@ -7,7 +7,11 @@
 //     that only challenges);
 //   - sends no `Expect: 100-continue` (the server's HTTP layer stalls on it), a User-Agent of
 //     "safe-client/<version>", and follows no redirects (credentials must not travel elsewhere);
-//   - speaks http and https only; trusts the system CAs, or only ca_file when set.
+//   - speaks http and https only; trusts the system CAs, or only ca_file when set;
+//   - gives up when no connection is made within connect_timeout, or when no byte moves in either
+//     direction for answer_timeout (a slow but moving transfer is never cut off);
+//   - calls on_waiting once when the server has not begun to answer after waiting_notice_after,
+//     so that the command can tell the person at the terminal that it is waiting.
 // A transport failure (no connection, TLS, timeout) is a non-OK Status; any HTTP answer, 4xx and
 // 5xx included, is an OK Result for the caller to interpret.
 //
@@ -21,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,8 +41,11 @@ struct HttpOptions {
   crypto::SecretBytes password;  // the Basic password for user
   std::string ca_file;           // empty: the system trust store
   std::string user_agent = "safe-client/0.1";
-  std::chrono::seconds connect_timeout{15};  // Android's
-  std::chrono::seconds timeout{90};          // iOS's, for a whole request
+  std::chrono::seconds connect_timeout{15};  // Android's connect timeout
+  std::chrono::seconds answer_timeout{30};   // Android's read timeout: no byte moved this long
+  // Called (at most once per request) when the server has sent nothing after this long.
+  std::chrono::milliseconds waiting_notice_after{2000};
+  std::function<void()> on_waiting;  // empty: no notice
   size_t max_response_bytes = 64 * 1024 * 1024;
 };
 
@@ -60,8 +68,9 @@ class HttpClient {
   bool has_credentials() const { return !options_.user.empty(); }
 
   // Each returns the answer, or: Unavailable when the server cannot be reached (name, connection,
-  // timeout), IOError for a TLS failure or another transport error, TooLarge when the answer's
-  // body exceeds max_response_bytes.
+  // connect_timeout, with a message naming --connect-timeout) or stops answering (answer_timeout,
+  // naming --timeout), IOError for a TLS failure or another transport error, TooLarge when the
+  // answer's body exceeds max_response_bytes.
   Result<HttpResponse> Get(const std::string& url, const std::string& accept);
   Result<HttpResponse> Head(const std::string& url);
   Result<HttpResponse> Put(const std::string& url, const std::vector<uint8_t>& body,

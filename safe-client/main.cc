@@ -21,16 +21,30 @@ void AddServerOptions(CLI::App* cmd, CommonOptions* o) {
   cmd->add_option("--server", o->server,
                   "Server base URL, e.g. https://safe.example.org/ (may carry user:password@)")
       ->required();
-  cmd->add_option("--user", o->user, "User name for the server's Basic authentication");
+  cmd->add_option("--user", o->user,
+                  "User name for the server's Basic authentication (its password: "
+                  "--auth-password-file, else asked on the terminal)");
   cmd->add_option("--auth-password-file", o->auth_password_file,
                   "File whose first line is the server password for --user");
   cmd->add_option("--cacert", o->cacert, "PEM file of a private CA to trust for https");
+  cmd->add_option("--connect-timeout", o->connect_timeout_seconds,
+                  "Seconds to wait for a connection to the server")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  cmd->add_option("--timeout", o->timeout_seconds,
+                  "Seconds the server may send nothing before the client gives up")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
 }
 
 void AddKeyOptions(CLI::App* cmd, CommonOptions* o) {
   cmd->add_option("--id", o->id, "Threema ID (8 characters)")->required();
-  cmd->add_option("--kdf", o->kdf, "Key derivation: argon2id (ours, default) or scrypt (the apps')")
-      ->check(CLI::IsMember({"scrypt", "argon2id"}));
+  cmd->add_option("--kdf", o->kdf,
+                  "Key derivation: scrypt (the Threema apps': use it for any backup an app must "
+                  "read or that an app made) or argon2id (the default, stronger, but the apps "
+                  "cannot read such a backup)")
+      ->check(CLI::IsMember({"scrypt", "argon2id"}))
+      ->capture_default_str();
   cmd->add_option("--password-file", o->password_file,
                   "File whose first line is the backup password (else asked on the terminal)");
 }

@@ -70,10 +70,11 @@ Result<crypto::SecretBytes> ReadPasswordFile(const std::string& path) {
   return std::move(content).value();
 }
 
-Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm) {
+Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm,
+                                        const std::string& file_option) {
   const int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (tty < 0) {
-    return Status::Unavailable("no terminal to ask for the password on: use --password-file");
+    return Status::Unavailable("no terminal to ask for the password on: use " + file_option);
   }
   Result<crypto::SecretBytes> first = ReadLineNoEcho(tty, prompt);
   if (first.ok() && confirm) {
@@ -91,7 +92,7 @@ Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm)
 Result<crypto::SecretBytes> GetPassword(const std::string& path, const std::string& prompt,
                                         bool confirm) {
   if (!path.empty()) return ReadPasswordFile(path);
-  return AskPassword(prompt, confirm);
+  return AskPassword(prompt, confirm, "--password-file");
 }
 
 }  // namespace safe::client

@@ -17,10 +17,12 @@ namespace safe::client {
 Result<crypto::SecretBytes> ReadPasswordFile(const std::string& path);
 
 // Asks on /dev/tty with echo off. With confirm, asks twice and refuses a mismatch.
-// Unavailable if there is no terminal (then --password-file is the way).
-Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm);
+// Unavailable if there is no terminal, naming file_option (e.g. "--auth-password-file") as the
+// way to give this password instead.
+Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm,
+                                        const std::string& file_option);
 
-// ReadPasswordFile(path) if path is set, else AskPassword(prompt, confirm).
+// ReadPasswordFile(path) if path is set, else AskPassword(prompt, confirm, "--password-file").
 Result<crypto::SecretBytes> GetPassword(const std::string& path, const std::string& prompt,
                                         bool confirm);
 

@@ -34,6 +34,12 @@ CurlString GetPart(CURLU* url, CURLUPart part, unsigned flags) {
 Result<ServerUrl> ParseServerUrl(const std::string& text) {
   std::unique_ptr<CURLU, UrlDeleter> url(curl_url());
   if (!url) std::abort();
+  if (text.empty()) return Status::InvalidArgument("the server URL is empty");
+  if (text.find("://") == std::string::npos) {
+    return Status::InvalidArgument(
+        "the server URL has no scheme: https:// is missing (write https://safe.example.org/, "
+        "not safe.example.org/)");
+  }
   if (curl_url_set(url.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK) {
     return Status::InvalidArgument("the server URL is not a valid URL");
   }
@@ -51,6 +57,10 @@ Result<ServerUrl> ParseServerUrl(const std::string& text) {
   }
 
   ServerUrl out;
+  out.host = host.get();
+  if (CurlString port = GetPart(url.get(), CURLUPART_PORT, 0)) {
+    out.host += std::string(":") + port.get();
+  }
   if (CurlString user = GetPart(url.get(), CURLUPART_USER, CURLU_URLDECODE)) out.user = user.get();
   if (CurlString password = GetPart(url.get(), CURLUPART_PASSWORD, CURLU_URLDECODE)) {
     out.password = crypto::SecretBytes::FromString(password.get());
@@ -128,14 +138,37 @@ Status CheckBlobSize(size_t blob_bytes, const ServerLimits& limits) {
       std::to_string(limits.max_backup_bytes) + " bytes (maxBackupBytes), so it was not uploaded");
 }
 
+Status NotASafeServer(const std::string& base, const HttpResponse& response,
+                      const Status& parse_error, bool has_credentials) {
+  const long code = response.status;
+  if (code == 401 || code == 403 || code == 429 || (code >= 500 && code < 600)) {
+    return ErrorForHttpStatus(response, "config request", has_credentials);
+  }
+  const std::string start = base + " is not a Safe server: ";
+  if (IsSuccess(code)) {
+    return Status::IOError(start +
+                           "its config answer is not JSON with maxBackupBytes and "
+                           "retentionDays (" +
+                           parse_error.message() + "); check the URL's path");
+  }
+  if (code >= 300 && code < 400) {
+    return Status::IOError(start + "GET config answered with a redirect (HTTP " +
+                           std::to_string(code) +
+                           "), which safe-client does not follow; check the URL's scheme and path");
+  }
+  return Status::IOError(start + "GET config answered HTTP " + std::to_string(code) +
+                         "; check the URL's path");
+}
+
 Result<ServerLimits> SafeServerApi::GetConfig() {
   Result<HttpResponse> r = http_.Get(base_ + "config", "application/json");
   if (!r.ok()) return r.status();
   if (!IsSuccess(r->status)) {
-    if (r->status == 404) return Status::IOError("the server has no /config: is it a Safe server?");
-    return ErrorForHttpStatus(*r, "config request", http_.has_credentials());
+    return NotASafeServer(base_, *r, Status::OK(), http_.has_credentials());
   }
-  return ParseServerLimits(r->body);
+  Result<ServerLimits> limits = ParseServerLimits(r->body);
+  if (!limits.ok()) return NotASafeServer(base_, *r, limits.status(), http_.has_credentials());
+  return limits;
 }
 
 Result<bool> SafeServerApi::PutBackup(const BackupId& id, const std::vector<uint8_t>& blob) {

@@ -24,6 +24,7 @@
 
 namespace safe::client {
 
+// The start of every "no backup" message; the commands add what to check (ID, password, --kdf).
 inline constexpr char kNoBackupMessage[] = "no backup found for this ID and password";
 
 // What the server announces in /config.
@@ -42,13 +43,15 @@ struct BackupInfo {
 // A parsed server URL: credentials taken out of it, the rest normalised to end in "/".
 struct ServerUrl {
   std::string base;  // scheme://host[:port]/path/ without userinfo
+  std::string host;  // host[:port], for messages ("waiting for safe.example.org...")
   std::string user;  // percent-decoded; empty if the URL had none
   crypto::SecretBytes password;
   bool plaintext_remote = false;  // http:// to a host that is not loopback: warn
 };
 
 // InvalidArgument unless url is an absolute http:// or https:// URL with a host and no query or
-// fragment.
+// fragment; a URL without a scheme ("safe.example.org/") gets a message saying that https:// is
+// missing. Messages never repeat the URL (it may hold a password).
 Result<ServerUrl> ParseServerUrl(const std::string& url);
 
 // {"maxBackupBytes": N, "retentionDays": D}, both non-negative integers, maxBackupBytes > 0;
@@ -66,11 +69,19 @@ Status ErrorForHttpStatus(const HttpResponse& response, const std::string& what,
 // length <= max). TooLarge naming both sizes.
 Status CheckBlobSize(size_t blob_bytes, const ServerLimits& limits);
 
+// A Safe server answers GET <base>config with JSON holding maxBackupBytes and retentionDays. The
+// Status for an answer that shows `base` is something else (a wrong path, a web site, a redirect):
+// IOError starting "<base> is not a Safe server", or the usual refusal for 401, 403, 429 and 5xx.
+// REQUIRES: !IsSuccess(response) or its body failed ParseServerLimits (then pass that status).
+Status NotASafeServer(const std::string& base, const HttpResponse& response,
+                      const Status& parse_error, bool has_credentials);
+
 class SafeServerApi {
  public:
   // base must end in "/" (see ParseServerUrl). Borrows http for its lifetime.
   SafeServerApi(std::string base, HttpClient& http) : base_(std::move(base)), http_(http) {}
 
+  // The server's limits; what NotASafeServer says when the answer is not a Safe server's.
   Result<ServerLimits> GetConfig();
   // Stores the blob; returns true if the server says it replaced an existing backup (204).
   Result<bool> PutBackup(const BackupId& id, const std::vector<uint8_t>& blob);

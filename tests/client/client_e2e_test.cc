@@ -3,17 +3,28 @@
 // subprocess with --password-file, as a person would.
 
 #include <argon2.h>
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/blob.h"
@@ -104,6 +115,13 @@ std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::
   return a;
 }
 
+// Writes kAppJson to the device's backup.json and backs it up.
+Outcome BackUpAppJson(const std::string& server, const Device& device, const std::string& kdf) {
+  WriteFile(device.Path("backup.json"), kAppJson);
+  return Client(
+      Cat({"backup"}, Cat(KeyArgs(server, device, kdf), {"--input", device.Path("backup.json")})));
+}
+
 TEST(ClientE2eTest, BacksUpThenRestoresOnANewDevice) {
   auto server = ServerProcess::Start();
   ASSERT_NE(server, nullptr);
@@ -137,11 +155,7 @@ TEST(ClientE2eTest, InfoDeriveAndDelete) {
   auto server = ServerProcess::Start();
   ASSERT_NE(server, nullptr);
   Device phone;
-  WriteFile(phone.Path("backup.json"), kAppJson);
-  ASSERT_EQ(Client(Cat({"backup"}, Cat(KeyArgs(server->BaseUrl(), phone, "scrypt"),
-                                       {"--input", phone.Path("backup.json")})))
-                .exit_code,
-            0);
+  ASSERT_EQ(BackUpAppJson(server->BaseUrl(), phone, "scrypt").exit_code, 0);
 
   Outcome info = Client(Cat({"info"}, KeyArgs(server->BaseUrl(), phone, "scrypt")));
   ASSERT_EQ(info.exit_code, 0) << info.err;
@@ -179,7 +193,13 @@ TEST(ClientE2eTest, WrongPasswordSaysNoBackupFoundAndWritesNothing) {
   Outcome r =
       Client(Cat({"restore"}, Cat(KeyArgs(server->BaseUrl(), thief), {"--output", output})));
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_EQ(r.err, "safe-client: no backup found for this ID and password\n");
+  EXPECT_EQ(r.err.rfind("safe-client: no backup found for this ID and password (with --kdf "
+                        "argon2id). The backup id is derived from the ID, the password and the key "
+                        "derivation together",
+                        0),
+            0u)
+      << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
   EXPECT_FALSE(Exists(output));
   EXPECT_EQ(List(thief.dir.path()), std::set<std::string>{"password"});
 }
@@ -458,6 +478,335 @@ TEST(ClientE2eTest, UsageErrorsAndVersion) {
   EXPECT_EQ(Client({"derive", "--id", kId, "--kdf", "md5"}).exit_code, 2);
   // There is no way to give the backup password as an argument.
   EXPECT_EQ(Client({"derive", "--id", kId, "--password", kPassword}).exit_code, 2);
+}
+
+// --- Errors that point at the cause (issue 13) -------------------------------------------------
+
+// A loopback HTTP listener that is not a Safe server. Each request gets what `answer` returns for
+// its request line ("GET /config HTTP/1.1"), after which the connection is closed; an empty answer
+// holds the connection open and silent until the listener is destroyed.
+// A socket listening on a free loopback port; *addr receives its address.
+int LoopbackListener(int backlog, sockaddr_in* addr) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  *addr = sockaddr_in{};
+  addr->sin_family = AF_INET;
+  addr->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(*addr);
+  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(addr), sizeof(*addr)), 0);
+  EXPECT_EQ(listen(fd, backlog), 0);
+  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(addr), &len), 0);
+  return fd;
+}
+
+class FakeServer {
+ public:
+  explicit FakeServer(std::function<std::string(const std::string&)> answer)
+      : answer_(std::move(answer)) {
+    sockaddr_in addr{};
+    listener_ = LoopbackListener(16, &addr);
+    port_ = ntohs(addr.sin_port);
+    EXPECT_EQ(pipe2(stop_, O_CLOEXEC), 0);
+    thread_ = std::thread([this] { Serve(); });
+  }
+  ~FakeServer() {
+    EXPECT_EQ(write(stop_[1], "x", 1), 1);
+    thread_.join();
+    for (int fd : held_) close(fd);
+    close(listener_);
+    close(stop_[0]);
+    close(stop_[1]);
+  }
+  std::string BaseUrl() const { return "http://127.0.0.1:" + std::to_string(port_) + "/"; }
+
+ private:
+  void Serve() {
+    for (;;) {
+      pollfd fds[2] = {{listener_, POLLIN, 0}, {stop_[0], POLLIN, 0}};
+      if (poll(fds, 2, -1) < 0) return;
+      if (fds[1].revents != 0) return;
+      const int fd = accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd < 0) continue;
+      std::string request;
+      char buf[4096];
+      while (request.find("\r\n\r\n") == std::string::npos) {
+        const ssize_t n = read(fd, buf, sizeof(buf));
+        if (n <= 0) break;
+        request.append(buf, static_cast<size_t>(n));
+      }
+      const std::string answer = answer_(request.substr(0, request.find("\r\n")));
+      if (answer.empty()) {
+        held_.push_back(fd);
+        continue;
+      }
+      EXPECT_EQ(write(fd, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+      close(fd);
+    }
+  }
+
+  std::function<std::string(const std::string&)> answer_;
+  int listener_ = -1;
+  int stop_[2] = {-1, -1};
+  uint16_t port_ = 0;
+  std::vector<int> held_;  // used by the serving thread only, until it is joined
+  std::thread thread_;
+};
+
+std::string HttpAnswer(const std::string& status, const std::string& type,
+                       const std::string& body) {
+  return "HTTP/1.1 " + status + "\r\nContent-Type: " + type +
+         "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" +
+         body;
+}
+
+bool HasBackupId(const std::string& text) {
+  return std::regex_search(text, std::regex("[0-9a-f]{64}"));
+}
+
+TEST(ClientE2eTest, AWrongServerPathIsNotASafeServerNotAMissingBackup) {
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  Device phone;
+  ASSERT_EQ(BackUpAppJson(server->BaseUrl(), phone, "scrypt").exit_code, 0);
+  const std::string wrong = server->BaseUrl() + "threema-safe/";
+  const std::string expected = wrong + " is not a Safe server: GET config answered HTTP 404";
+  const std::string output = phone.Path("restored.json");
+  for (const std::vector<std::string>& command :
+       {std::vector<std::string>{"restore", "--output", output},
+        {"info"},
+        {"delete"},
+        {"backup", "--input", phone.Path("backup.json")}}) {
+    Outcome r = Client(Cat(command, KeyArgs(wrong, phone, "scrypt")));
+    EXPECT_EQ(r.exit_code, 1) << command[0];
+    EXPECT_NE(r.err.find(expected), std::string::npos) << command[0] << ": " << r.err;
+    EXPECT_EQ(r.err.find("no backup found"), std::string::npos) << command[0] << ": " << r.err;
+  }
+  EXPECT_FALSE(Exists(output));
+  Outcome config = Client({"config", "--server", wrong});
+  EXPECT_NE(config.err.find(expected), std::string::npos) << config.err;
+  // The backup is still there, under the right URL.
+  EXPECT_EQ(Client(Cat({"info"}, KeyArgs(server->BaseUrl(), phone, "scrypt"))).exit_code, 0);
+
+  // A web site that answers everything with a page.
+  FakeServer site([](const std::string&) {
+    return HttpAnswer("200 OK", "text/html", "<html><body>Welcome</body></html>");
+  });
+  Outcome page = Client(Cat({"restore", "--output", output}, KeyArgs(site.BaseUrl(), phone)));
+  EXPECT_EQ(page.exit_code, 1);
+  EXPECT_NE(
+      page.err.find(site.BaseUrl() + " is not a Safe server: its config answer is not JSON with "
+                                     "maxBackupBytes and retentionDays"),
+      std::string::npos)
+      << page.err;
+  EXPECT_FALSE(Exists(output));
+}
+
+TEST(ClientE2eTest, AppBackupLookedUpWithTheDefaultKdfPointsAtScrypt) {
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  Device phone;
+  Outcome backup = BackUpAppJson(server->BaseUrl(), phone, "scrypt");
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  EXPECT_EQ(backup.err.find("note:"), std::string::npos) << backup.err;  // scrypt: apps can read it
+
+  // The same ID and password, but the default key derivation: another backup id.
+  for (const char* command : {"restore", "info", "delete"}) {
+    std::vector<std::string> args = {command, "--server",        server->BaseUrl(),  "--id",
+                                     kId,     "--password-file", phone.password_file};
+    if (std::string(command) == "restore") args = Cat(args, {"--output", phone.Path("r.json")});
+    Outcome r = Client(args);
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_NE(r.err.find("no backup found for this ID and password (with --kdf argon2id)"),
+              std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("a backup made by a Threema app needs --kdf scrypt"), std::string::npos)
+        << r.err;
+    EXPECT_FALSE(HasBackupId(r.err)) << r.err;
+  }
+  // And the other way round.
+  Device other("another long password");
+  Outcome r = Client(Cat({"info"}, KeyArgs(server->BaseUrl(), other, "scrypt")));
+  EXPECT_NE(r.err.find("(with --kdf scrypt)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("a backup safe-client made with its default needs --kdf argon2id"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(ClientE2eTest, TheKdfChoiceSaysTheAppsNeedScrypt) {
+  for (const char* command : {"backup", "restore", "derive"}) {
+    Outcome help = Client({command, "--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_NE(help.out.find("scrypt (the Threema apps': use it for any backup an app must read"),
+              std::string::npos)
+        << help.out;
+    EXPECT_NE(help.out.find("the apps cannot read such a backup"), std::string::npos) << help.out;
+  }
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  Device phone;
+  Outcome backup = BackUpAppJson(server->BaseUrl(), phone, "argon2id");
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  EXPECT_NE(backup.err.find("note: --kdf argon2id: only safe-client can read this backup, the "
+                            "Threema apps cannot; use --kdf scrypt"),
+            std::string::npos)
+      << backup.err;
+}
+
+TEST(ClientE2eTest, AUrlWithoutSchemeSaysHttpsIsMissing) {
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  const std::string without = server->BaseUrl().substr(std::string("http://").size());
+  Outcome r = Client({"config", "--server", without});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("the server URL has no scheme: https:// is missing"), std::string::npos)
+      << r.err;
+}
+
+TEST(ClientE2eTest, ASilentServerShowsTheWaitAndTimesOutAsSet) {
+  // Answers /config as a Safe server would, then never answers the backup request.
+  FakeServer silent([](const std::string& request_line) -> std::string {
+    if (request_line.find(" /config ") == std::string::npos) return "";
+    return HttpAnswer("200 OK", "application/json",
+                      R"({"maxBackupBytes":524288,"retentionDays":180})");
+  });
+  Device phone;
+  const auto start = std::chrono::steady_clock::now();
+  Outcome r = Client(Cat({"restore", "--output", phone.Path("r.json"), "--timeout", "4"},
+                         KeyArgs(silent.BaseUrl(), phone, "scrypt")));
+  const auto seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  EXPECT_EQ(r.exit_code, 1);
+  const std::string host = silent.BaseUrl().substr(7, silent.BaseUrl().size() - 8);
+  EXPECT_NE(r.err.find("safe-client: waiting for " + host + "...\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the server stopped answering: nothing arrived for 4 seconds (--timeout)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(HasBackupId(r.err)) << r.err;  // the request's URL holds it; the notice does not
+  EXPECT_LT(seconds, 20) << r.err;            // not the default, and not forever
+  EXPECT_FALSE(Exists(phone.Path("r.json")));
+
+  Outcome bad = Client({"config", "--server", silent.BaseUrl(), "--timeout", "0"});
+  EXPECT_EQ(bad.exit_code, 2);
+  Outcome help = Client({"config", "--help"});
+  EXPECT_NE(help.out.find("--connect-timeout"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--timeout"), std::string::npos) << help.out;
+}
+
+TEST(ClientE2eTest, AServerThatNeverAcceptsTimesOutAfterConnectTimeout) {
+  // A listener whose accept queue is full: Linux drops further SYNs, so a connect never finishes.
+  sockaddr_in addr{};
+  const int listener = LoopbackListener(0, &addr);
+  std::vector<int> fillers;
+  for (int i = 0; i < 4; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));  // EINPROGRESS is expected
+    fillers.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string host = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  Outcome r = Client({"config", "--server", "http://" + host + "/", "--connect-timeout", "4"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("safe-client: waiting for " + host + "...\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("cannot reach the server: no connection within 4 seconds "
+                       "(--connect-timeout)"),
+            std::string::npos)
+      << r.err;
+  for (int fd : fillers) close(fd);
+  close(listener);
+}
+
+TEST(ClientE2eTest, TheUserHintNamesAuthPasswordFile) {
+  // No controlling terminal (setsid), as under cron or in a script.
+  for (const std::string& server :
+       {std::string("http://alice@127.0.0.1:9/"), std::string("http://127.0.0.1:9/")}) {
+    std::vector<std::string> args = {
+        "setsid", "-w", std::string(SAFE_BIN_DIR) + "/safe-client", "config", "--server", server};
+    if (server.find('@') == std::string::npos) args = Cat(args, {"--user", "alice"});
+    Outcome r;
+    r.exit_code = RunCommand(args, "", &r.out, &r.err);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("no terminal to ask for the password on: use --auth-password-file"),
+              std::string::npos)
+        << r.err;
+  }
+}
+
+TEST(ClientE2eTest, AMissingOutputDirectoryIsNamedBeforeAnythingIsFetched) {
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  const std::string url = server->BaseUrl();
+  server->Kill9();  // nothing may be fetched: the directory is checked first
+  Device phone;
+  const std::string missing = phone.Path("restored");
+  Outcome r =
+      Client(Cat({"restore", "--output", missing + "/backup.json"}, KeyArgs(url, phone, "scrypt")));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "safe-client: --output " + missing + "/backup.json: the directory " + missing +
+                       " does not exist; create it first (mkdir -p " + missing + ")\n");
+  EXPECT_EQ(List(phone.dir.path()), std::set<std::string>{"password"});
+
+  WriteFile(phone.Path("backup.json"), kAppJson);
+  Outcome png = Client({"export-id", "--id", kId, "--input", phone.Path("backup.json"),
+                        "--password-file", phone.password_file, "--qr-png", missing + "/id.png"});
+  EXPECT_EQ(png.exit_code, 1);
+  EXPECT_NE(
+      png.err.find("--qr-png " + missing + "/id.png: the directory " + missing + " does not exist"),
+      std::string::npos)
+      << png.err;
+  EXPECT_EQ(png.out, "");  // the export was not printed either
+}
+
+// --- The documentation's commands (issue 13) ---------------------------------------------------
+
+// The ```sh blocks of docs/client.md, in order, continuation lines joined.
+std::vector<std::string> DocumentedShellBlocks() {
+  std::ifstream doc(std::string(SAFE_SOURCE_DIR) + "/docs/client.md");
+  std::vector<std::string> blocks;
+  std::string line;
+  bool in_sh = false;
+  while (std::getline(doc, line)) {
+    const size_t indent = line.find_first_not_of(' ');
+    const std::string trimmed = indent == std::string::npos ? "" : line.substr(indent);
+    if (!in_sh && trimmed == "```sh") {
+      in_sh = true;
+      blocks.emplace_back();
+    } else if (in_sh && trimmed == "```") {
+      in_sh = false;
+    } else if (in_sh) {
+      blocks.back() += trimmed + "\n";
+    }
+  }
+  return blocks;
+}
+
+TEST(ClientE2eTest, TheSampleIdentityWorksWithTheDocumentedCommands) {
+  const std::vector<std::string> blocks = DocumentedShellBlocks();
+  ASSERT_GE(blocks.size(), 3u);
+  const std::string sample_path = std::string(SAFE_SOURCE_DIR) + "/docs/examples/identity.json";
+  const std::string sample = ReadFile(sample_path);
+  ASSERT_FALSE(sample.empty());
+
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  TempDir home;
+  std::string script = "set -e\ncd '" + home.path() + "'\nexport HOME='" + home.path() +
+                       "'\nexport PATH='" + SAFE_BIN_DIR + "':\"$PATH\"\ncp '" + sample_path +
+                       "' identity.json\n";
+  for (std::string block : blocks) {
+    // App-facing examples use the apps' key derivation.
+    std::regex command(R"(safe-client (backup|restore|info|delete)[^\n]*(\\\n[^\n]*)*)");
+    for (std::sregex_iterator it(block.begin(), block.end(), command), end; it != end; ++it) {
+      EXPECT_NE(it->str().find("--kdf scrypt"), std::string::npos) << it->str();
+    }
+    script +=
+        std::regex_replace(block, std::regex("https://safe\\.example\\.org/"), server->BaseUrl());
+  }
+  Outcome r;
+  r.exit_code = RunCommand({"sh", "-c", script}, "", &r.out, &r.err);
+  ASSERT_EQ(r.exit_code, 0) << script << "\n" << r.out << r.err;
+  EXPECT_EQ(ReadFile(home.path() + "/restored.json"), sample);
+  // export-id printed the ID export: 80 characters in groups of 4.
+  EXPECT_TRUE(std::regex_search(r.out, std::regex("([A-Z2-7]{4}-){19}[A-Z2-7]{4}"))) << r.out;
 }
 
 }  // namespace

@@ -66,6 +66,28 @@ TEST(WriteFileAtomicallyTest, FailureLeavesNothingBehind) {
   EXPECT_EQ(List(dir.path()), std::set<std::string>{"taken"});
 }
 
+// Issue 13: a missing directory of --output used to read "cannot create a temporary file beside".
+TEST(OutputDirectoryTest, NamesAMissingDirectory) {
+  safe::testing::TempDir dir;
+  const std::string missing = dir.path() + "/restored";
+  Status s = CheckOutputDirectory(missing + "/backup.json", "--output");
+  EXPECT_TRUE(s.IsNotFound());
+  EXPECT_EQ(s.message(), "--output " + missing + "/backup.json: the directory " + missing +
+                             " does not exist; create it first (mkdir -p " + missing + ")");
+  s = WriteFileAtomically(missing + "/backup.json", "abc", 3);
+  EXPECT_TRUE(s.IsNotFound());
+  EXPECT_NE(s.message().find("the directory " + missing + " does not exist"), std::string::npos)
+      << s.message();
+
+  EXPECT_TRUE(CheckOutputDirectory(dir.path() + "/backup.json", "--output").ok());
+  EXPECT_TRUE(CheckOutputDirectory("backup.json", "--output").ok());  // the current directory
+  Write(dir.path() + "/file", "x");
+  s = CheckOutputDirectory(dir.path() + "/file/backup.json", "--qr-png");
+  EXPECT_TRUE(s.IsIOError());
+  EXPECT_NE(s.message().find("cannot create a file in " + dir.path() + "/file"), std::string::npos)
+      << s.message();
+}
+
 TEST(ReadFileSecretTest, RefusesMissingAndTooLargeFiles) {
   safe::testing::TempDir dir;
   EXPECT_TRUE(ReadFileSecret(dir.path() + "/none", 10).status().IsNotFound());

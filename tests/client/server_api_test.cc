@@ -42,6 +42,22 @@ TEST(ServerUrlTest, RefusesOtherSchemesAndQueries) {
   EXPECT_TRUE(ParseServerUrl("").status().IsInvalidArgument());
 }
 
+// Issue 13: "safe.example.org" used to say only "not a valid URL".
+TEST(ServerUrlTest, AUrlWithoutSchemeSaysHttpsIsMissing) {
+  for (const char* url : {"safe.example.org", "safe.example.org/", "alice:secret@safe.example.org/",
+                          "127.0.0.1:8080/safe/"}) {
+    Status s = ParseServerUrl(url).status();
+    EXPECT_TRUE(s.IsInvalidArgument()) << url;
+    EXPECT_NE(s.message().find("https:// is missing"), std::string::npos) << s.message();
+    EXPECT_EQ(s.message().find("secret"), std::string::npos) << s.message();
+  }
+}
+
+TEST(ServerUrlTest, KeepsTheHostForMessages) {
+  EXPECT_EQ(ParseServerUrl("https://alice:pw@safe.example.org/x")->host, "safe.example.org");
+  EXPECT_EQ(ParseServerUrl("http://127.0.0.1:8080/")->host, "127.0.0.1:8080");
+}
+
 TEST(ServerLimitsTest, ParsesConfig) {
   Result<ServerLimits> l =
       ParseServerLimits(Body(R"({"maxBackupBytes":524288,"retentionDays":180,"x":1})"));
@@ -99,6 +115,31 @@ TEST(HttpErrorTest, ThrottlingNamesRetryAfter) {
   Status s = ErrorForHttpStatus(r, "upload", false);
   EXPECT_TRUE(s.IsUnavailable());
   EXPECT_NE(s.message().find("try again in 30 seconds"), std::string::npos);
+}
+
+// Issue 13: a wrong path used to end in "no backup found".
+TEST(NotASafeServerTest, NamesTheUrlAndTheAnswer) {
+  const std::string base = "https://example.org/wrong/";
+  Status s = NotASafeServer(base, Answer(404), Status::OK(), false);
+  EXPECT_TRUE(s.IsIOError());
+  EXPECT_EQ(s.message(),
+            "https://example.org/wrong/ is not a Safe server: GET config answered HTTP 404; check "
+            "the URL's path");
+  HttpResponse html = Answer(200);
+  html.body = Body("<html>");
+  Status parse = ParseServerLimits(html.body).status();
+  s = NotASafeServer(base, html, parse, false);
+  EXPECT_EQ(s.message().rfind(base + " is not a Safe server: its config answer is not JSON with "
+                                     "maxBackupBytes and retentionDays",
+                              0),
+            0u)
+      << s.message();
+  EXPECT_NE(NotASafeServer(base, Answer(301), Status::OK(), false).message().find("redirect"),
+            std::string::npos);
+  // Refusals of a Safe server keep their own messages.
+  EXPECT_TRUE(NotASafeServer(base, Answer(401), Status::OK(), false).IsPermissionDenied());
+  EXPECT_TRUE(NotASafeServer(base, Answer(503), Status::OK(), false).IsUnavailable());
+  EXPECT_TRUE(NotASafeServer(base, Answer(429), Status::OK(), false).IsUnavailable());
 }
 
 TEST(BlobSizeTest, RefusesOnlyBlobsOverTheLimit) {
