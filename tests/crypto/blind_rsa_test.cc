@@ -9,6 +9,7 @@
 #include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
+#include <openssl/x509.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -430,6 +431,39 @@ TEST(BlindRsaTest, VerifyRejectsATamperedSignatureOrMessage) {
   other_prefix[0] ^= 0x80;
   EXPECT_TRUE(BlindRsaVerify(key.PublicKey(), other_prefix, issued.sig).IsInvalidArgument());
   EXPECT_EQ(ERR_peek_error(), 0u) << "OpenSSL's error queue is left empty";
+}
+
+// An ordinary RSASSA-PSS signature by OpenSSL with KeyA over msg, with the given digest (also
+// for MGF1) and salt length.
+std::vector<uint8_t> OpenSslPssSign(const SecretBytes& msg, const EVP_MD* md, int salt_len) {
+  Result<SecretBytes> der = KeyA().ToDer();
+  EXPECT_TRUE(der.ok());
+  const unsigned char* cursor = der->data();
+  EVP_PKEY* pkey = d2i_AutoPrivateKey(nullptr, &cursor, static_cast<long>(der->size()));
+  EXPECT_NE(pkey, nullptr);
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_PKEY_CTX* pctx = nullptr;
+  std::vector<uint8_t> sig(KeyA().PublicKey().ModulusBytes());
+  size_t sig_len = sig.size();
+  EXPECT_TRUE(EVP_DigestSignInit(ctx, &pctx, md, nullptr, pkey) == 1 &&
+              EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1 &&
+              EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) == 1 &&
+              EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, salt_len) == 1 &&
+              EVP_DigestSign(ctx, sig.data(), &sig_len, msg.data(), msg.size()) == 1);
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(pkey);
+  return sig;
+}
+
+TEST(BlindRsaTest, VerifyAcceptsOnlyPssWithSha384AndA48ByteSalt) {
+  // Verify is RSASSA-PSS-VERIFY with the variant's parameters, not "any PSS signature".
+  const SecretBytes msg = BlindRsaPrepare(SecretBytes::FromString("token"));
+  const BlindRsaPublicKey& pub = KeyA().PublicKey();
+  EXPECT_TRUE(BlindRsaVerify(pub, msg, OpenSslPssSign(msg, EVP_sha384(), 48)).ok());
+  EXPECT_TRUE(BlindRsaVerify(pub, msg, OpenSslPssSign(msg, EVP_sha384(), 32)).IsInvalidArgument());
+  EXPECT_TRUE(BlindRsaVerify(pub, msg, OpenSslPssSign(msg, EVP_sha384(), 0)).IsInvalidArgument());
+  EXPECT_TRUE(BlindRsaVerify(pub, msg, OpenSslPssSign(msg, EVP_sha256(), 48)).IsInvalidArgument());
+  EXPECT_EQ(ERR_peek_error(), 0u);
 }
 
 TEST(BlindRsaTest, VerifyRejectsASignatureFromAnotherKey) {
