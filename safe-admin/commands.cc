@@ -11,6 +11,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "common/backup_id.h"
@@ -110,6 +111,35 @@ Status CheckUserName(const std::string& user) {
     return Status::InvalidArgument("the user name must not start or end with a space");
   }
   return Status::OK();
+}
+
+// What the apps will do with a password, said before it goes into the htpasswd file: the line
+// is printed all the same (the operator may have reasons). Never names a character of it.
+void WarnAboutPassword(std::string_view password, std::ostream& err) {
+  if (!server::auth_internal::IsValidUtf8(password)) {
+    err << "safe-admin: warning: the password is not valid UTF-8 (is the terminal set to "
+           "another encoding?); the apps send UTF-8 (iOS, Desktop) or Latin-1 (Android, which "
+           "the server turns into UTF-8), so no app can send this password\n";
+    return;
+  }
+  size_t characters = 0;
+  bool beyond_latin1 = false;
+  for (size_t i = 0; i < password.size(); ++characters) {
+    const auto lead = static_cast<unsigned char>(password[i]);
+    const size_t length = lead < 0x80 ? 1 : lead < 0xe0 ? 2 : lead < 0xf0 ? 3 : 4;
+    // U+0000 to U+00FF take one byte, or two with the lead byte 0xC2 or 0xC3.
+    if (lead > 0xc3) beyond_latin1 = true;
+    i += length;
+  }
+  if (beyond_latin1) {
+    err << "safe-admin: warning: the password has characters outside Latin-1 (ISO-8859-1); the "
+           "Android app sends passwords as Latin-1 and turns every other character into '?', so "
+           "this password can never work from Android (docs/threema.md)\n";
+  }
+  if (characters < kShortPasswordCharacters) {
+    err << "safe-admin: warning: the password is shorter than " << kShortPasswordCharacters
+        << " characters: easy to guess for anyone who can reach the server\n";
+  }
 }
 
 }  // namespace
@@ -427,6 +457,7 @@ int RunHashPassword(const HashPasswordOptions& options, std::ostream& out, std::
   if (!status.ok()) return Fail(err, "hash-password", status);
   Result<crypto::SecretBytes> password = ReadNewPassword(options.in_fd, err);
   if (!password.ok()) return Fail(err, "hash-password", password.status());
+  WarnAboutPassword(password->view(), err);
   Result<std::string> hash = server::HashPasswordArgon2id(password->view());
   if (!hash.ok()) return Fail(err, "hash-password", hash.status());
   if (!options.user.empty()) out << options.user << ":";

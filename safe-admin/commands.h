@@ -31,6 +31,7 @@
 
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <iosfwd>
 #include <string>
@@ -117,8 +118,14 @@ struct HashPasswordOptions {
   int in_fd = 0;  // where the password is read (ReadNewPassword)
 };
 
+// A password shorter than this many characters gets a warning from hash-password.
+inline constexpr size_t kShortPasswordCharacters = 8;
+
 // Reads a password (password_input.h) and prints `user:$argon2id$...` (or the hash alone), the
-// line safe-server's htpasswd file takes. Prompts go to err.
+// line safe-server's htpasswd file takes. Prompts go to err, and warnings (the line is printed
+// all the same, exit status 0): a password with characters outside Latin-1 (the Android app sends
+// Latin-1: such a password can never work from it), one that is not UTF-8 (no app can send it),
+// and one shorter than kShortPasswordCharacters characters.
 int RunHashPassword(const HashPasswordOptions& options, std::ostream& out, std::ostream& err);
 
 // Prints a new token for `Authorization: Token <token>` (OnPrem builds) and the line for the

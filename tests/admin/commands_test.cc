@@ -556,6 +556,47 @@ TEST(HashPasswordTest, RefusesBadUserNamesAndEmptyPasswords) {
   EXPECT_EQ(HashWithInput("alice", std::string("a\0b\n", 4)).code, 1);
 }
 
+// Issue 13, item 6: Android sends Basic credentials as Latin-1, so a character outside it can
+// never arrive; the warning says so, and the line is still printed.
+TEST(HashPasswordTest, WarnsAboutCharactersOutsideLatin1AndStillPrintsTheLine) {
+  Ran ran = HashWithInput("alice", "long enough \xce\xa9mega\n");  // U+03A9, Omega
+  ASSERT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(ran.out.rfind("alice:$argon2id$", 0), 0u) << ran.out;
+  EXPECT_NE(ran.err.find("outside Latin-1"), std::string::npos) << ran.err;
+  EXPECT_NE(ran.err.find("Android"), std::string::npos) << ran.err;
+  EXPECT_EQ(ran.err.find("mega"), std::string::npos) << "the warning names the password";
+  EXPECT_EQ(ran.err.find("shorter"), std::string::npos) << ran.err;
+}
+
+TEST(HashPasswordTest, LatinOneAndAsciiPasswordsGetNoWarning) {
+  for (const std::string& password :
+       {std::string("correct horse"), std::string("caf\xc3\xa9-\xc3\xbf-long")}) {
+    Ran ran = HashWithInput("alice", password + "\n");
+    ASSERT_EQ(ran.code, 0) << ran.err;
+    EXPECT_EQ(ran.err.find("warning"), std::string::npos) << ran.err;
+  }
+}
+
+TEST(HashPasswordTest, WarnsAboutShortPasswordsAndStillPrintsTheLine) {
+  Ran ran = HashWithInput("alice",
+                          "s\xc3\xa9"
+                          "cr\xc3\xa9"
+                          "t\n");  // 7 characters, 9 bytes
+  ASSERT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(ran.out.rfind("alice:$argon2id$", 0), 0u) << ran.out;
+  EXPECT_NE(ran.err.find("shorter than 8 characters"), std::string::npos) << ran.err;
+  EXPECT_EQ(ran.err.find("Latin-1"), std::string::npos) << ran.err;
+  // Eight characters are enough.
+  EXPECT_EQ(HashWithInput("alice", "12345678\n").err.find("warning"), std::string::npos);
+}
+
+TEST(HashPasswordTest, WarnsAboutPasswordsThatAreNotUtf8) {
+  Ran ran = HashWithInput("alice", "caf\xe9 in Latin-1 bytes\n");
+  ASSERT_EQ(ran.code, 0) << ran.err;
+  EXPECT_EQ(ran.out.rfind("alice:$argon2id$", 0), 0u) << ran.out;
+  EXPECT_NE(ran.err.find("not valid UTF-8"), std::string::npos) << ran.err;
+}
+
 // ---------------------------------------------------------------------------------------------
 // make-token
 
