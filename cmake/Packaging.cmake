@@ -5,7 +5,8 @@
 #   /lib/systemd/system/safe-server@.service                           (made from it, below)
 #   /etc/safe-server/safe-server.conf                                  (conffile; conf/)
 #   /usr/share/man/man{1,5,8}/...gz                                    (docs/man/, gzip -9n)
-#   /usr/share/doc/safe-server/{copyright,changelog.Debian.gz,*.md}
+#   /usr/share/doc/safe-server/{copyright,changelog.Debian.gz}, and operations.md, threema.md,
+#   hosting.md with every document they link to (below)
 # with Depends computed by dpkg-shlibdeps and maintainer scripts that enable and (re)start the
 # unit as debhelper's would (cmake/debian/). tests/packaging builds it, unpacks it into a scratch
 # root and runs the binaries from there; docs/operations.md lists the lintian tags left and why.
@@ -91,10 +92,46 @@ install(FILES "${PROJECT_SOURCE_DIR}/systemd/safe-server.service" "${safe_instan
 install(FILES "${PROJECT_SOURCE_DIR}/conf/safe-server.conf" DESTINATION /etc/safe-server)
 install(FILES "${PROJECT_SOURCE_DIR}/cmake/debian/copyright"
               "${safe_package_dir}/changelog.Debian.gz"
-              "${PROJECT_SOURCE_DIR}/docs/operations.md"
-              "${PROJECT_SOURCE_DIR}/docs/threema.md"
-              "${PROJECT_SOURCE_DIR}/docs/hosting.md"
         DESTINATION share/doc/safe-server)
+
+# The documents for the person who runs the server, and every file under docs/ they link to,
+# followed from link to link, so that no link in the package leads nowhere (tests/packaging checks
+# each one). Read at configure time; editing a document reconfigures.
+set(safe_shipped_docs operations.md threema.md hosting.md)
+set(safe_docs_to_read ${safe_shipped_docs})
+while(safe_docs_to_read)
+  list(POP_FRONT safe_docs_to_read doc)
+  set(doc_path "${PROJECT_SOURCE_DIR}/docs/${doc}")
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${doc_path}")
+  if(NOT doc MATCHES "\\.md$")
+    continue()
+  endif()
+  file(READ "${doc_path}" doc_text)
+  get_filename_component(doc_dir "${doc}" DIRECTORY)
+  # Markdown links [text](target), without a scheme; an #anchor is dropped. The "](" is replaced
+  # first: a list element holding a square bracket would not split at ';'.
+  string(REPLACE "](" "<link>" doc_text "${doc_text}")
+  string(REGEX MATCHALL "<link>[^][):# ]+" links "${doc_text}")
+  foreach(link IN LISTS links)
+    string(SUBSTRING "${link}" 6 -1 target)
+    if(doc_dir)
+      set(target "${doc_dir}/${target}")
+    endif()
+    cmake_path(NORMAL_PATH target)
+    if(target MATCHES "^\\.\\." OR NOT EXISTS "${PROJECT_SOURCE_DIR}/docs/${target}"
+       OR IS_DIRECTORY "${PROJECT_SOURCE_DIR}/docs/${target}")
+      continue()  # outside docs/ or missing: tests/packaging reports it
+    endif()
+    if(NOT target IN_LIST safe_shipped_docs)
+      list(APPEND safe_shipped_docs "${target}")
+      list(APPEND safe_docs_to_read "${target}")
+    endif()
+  endforeach()
+endwhile()
+foreach(doc IN LISTS safe_shipped_docs)
+  get_filename_component(doc_dir "${doc}" DIRECTORY)
+  install(FILES "${PROJECT_SOURCE_DIR}/docs/${doc}" DESTINATION "share/doc/safe-server/${doc_dir}")
+endforeach()
 
 # `cpack` and `make install` install what is built and build nothing themselves (else cpack
 # would first build every target, tests included): build first, e.g.

@@ -83,6 +83,15 @@ if [ -f "$root$unit" ]; then
 else
 	fail "$unit is missing"
 fi
+instance_unit=/lib/systemd/system/safe-server@.service
+if [ -f "$root$instance_unit" ]; then
+	grep -q '^ExecStart=/usr/bin/safe-server --config /etc/safe-server/%i.conf --data-dir /var/lib/safe-server-%i/data ' \
+		"$root$instance_unit" || fail "$instance_unit does not keep each instance's data in its state directory"
+	grep -qx 'StateDirectory=safe-server-%i' "$root$instance_unit" ||
+		fail "$instance_unit has no StateDirectory=safe-server-%i"
+else
+	fail "$instance_unit is missing"
+fi
 for script in postinst prerm postrm; do
 	[ -x "$scratch/control/$script" ] || fail "the $script maintainer script is missing"
 done
@@ -99,6 +108,24 @@ done
 [ -f "$root/usr/share/doc/safe-server/copyright" ] || fail "the copyright file is missing"
 gzip -t "$root/usr/share/doc/safe-server/changelog.Debian.gz" 2>/dev/null ||
 	fail "changelog.Debian.gz is missing or not gzip"
+
+# The shipped documents, and every relative link in them leads to a file in the package
+# (issue 13, item 5: operations.md, threema.md and hosting.md linked to files left out).
+docdir=/usr/share/doc/safe-server
+for doc in operations.md threema.md hosting.md; do
+	[ -f "$root$docdir/$doc" ] || fail "$docdir/$doc is missing"
+done
+find "$root$docdir" -name '*.md' >"$scratch/docs"
+while read -r doc; do
+	# [text](target): no scheme, no bare #anchor; the #anchor of a target is dropped.
+	sed 's/](/\n](/g' "$doc" | sed -n 's/^](\([^)# ]*\).*/\1/p' | grep -v -e '^$' -e ':' |
+		sort -u >"$scratch/links" || true
+	while read -r link; do
+		[ -e "$(dirname "$doc")/$link" ] ||
+			fail "${doc#"$root"} links to $link, which the package does not hold"
+	done <"$scratch/links"
+done <"$scratch/docs"
+echo "documents: $(wc -l <"$scratch/docs"), every relative link checked"
 
 # Every flag of the server is in safe-server(8), and every key in safe-server.conf(5).
 flags=$(grep -o -- '--[a-z0-9][a-z0-9-]*' "$scratch/safe-server.help" | sort -u)
