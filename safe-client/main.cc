@@ -19,7 +19,8 @@ using safe::client::CommonOptions;
 
 void AddServerOptions(CLI::App* cmd, CommonOptions* o) {
   cmd->add_option("--server", o->server,
-                  "Server base URL, e.g. https://safe.example.org/ (may carry user:password@)")
+                  "Server base URL with its scheme, e.g. https://safe.example.org/ (may carry "
+                  "user:password@)")
       ->required();
   cmd->add_option("--user", o->user,
                   "User name for the server's Basic authentication (its password: "

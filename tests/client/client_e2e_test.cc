@@ -376,6 +376,36 @@ TEST(ClientE2eTest, BasicAuthWithFlagsOrUrlAndTheRefusals) {
       << wrong.err;
 }
 
+// docs/threema.md: the Android app sends the server password as Latin-1, with '?' for every
+// character outside it. What it sends is reproduced here byte for byte.
+TEST(ClientE2eTest, AndroidStyleLatin1ServerPasswordsWorkOnlyWithinLatin1) {
+  TempDir auth;
+  const std::string htpasswd = auth.path() + "/htpasswd";
+  // The htpasswd is made from UTF-8, as safe-admin hash-password does.
+  WriteFile(htpasswd, HtpasswdLine("bob", "caf\xc3\xa9 secret") +
+                          HtpasswdLine("carol", "\xce\xa9mega secret"));
+  auto server = ServerProcess::Start({"--htpasswd", htpasswd});
+  ASSERT_NE(server, nullptr);
+  auto config_as = [&](const std::string& user, const std::string& password_bytes) {
+    const std::string file = auth.path() + "/pw-" + user;
+    WriteFile(file, password_bytes + "\n");
+    return Client(
+        {"config", "--server", server->BaseUrl(), "--user", user, "--auth-password-file", file});
+  };
+  // Android: "café secret" as Latin-1 (0xE9) works.
+  Outcome bob = config_as("bob", "caf\xe9 secret");
+  EXPECT_EQ(bob.exit_code, 0) << bob.err;
+  // Android: "Ωmega secret" arrives as "?mega secret" and can never work.
+  Outcome carol = config_as("carol", "?mega secret");
+  EXPECT_EQ(carol.exit_code, 1);
+  EXPECT_NE(carol.err.find("did not accept the user name and password (HTTP 401)"),
+            std::string::npos)
+      << carol.err;
+  // iOS and Desktop send UTF-8: the same password works from them.
+  Outcome carol_utf8 = config_as("carol", "\xce\xa9mega secret");
+  EXPECT_EQ(carol_utf8.exit_code, 0) << carol_utf8.err;
+}
+
 // --- HTTPS ------------------------------------------------------------------------------------
 
 bool Openssl(const std::vector<std::string>& args) {
@@ -777,6 +807,30 @@ std::vector<std::string> DocumentedShellBlocks() {
     }
   }
   return blocks;
+}
+
+// Every option that `safe-client <command> --help` lists is in safe-client(1) and docs/client.md.
+TEST(ClientE2eTest, TheManPageAndClientMdNameEveryOption) {
+  std::string man = ReadFile(std::string(SAFE_SOURCE_DIR) + "/docs/man/safe-client.1");
+  man = std::regex_replace(man, std::regex(R"(\\-)"), "-");
+  const std::string md = ReadFile(std::string(SAFE_SOURCE_DIR) + "/docs/client.md");
+  ASSERT_FALSE(man.empty());
+  ASSERT_FALSE(md.empty());
+  std::set<std::string> options;
+  for (const char* command :
+       {"config", "derive", "backup", "restore", "delete", "info", "export-id", "import-id"}) {
+    const std::string help = Client({command, "--help"}).out;
+    const std::regex option("  (--[a-z][a-z-]*)");
+    for (std::sregex_iterator it(help.begin(), help.end(), option), end; it != end; ++it) {
+      options.insert((*it)[1]);
+    }
+  }
+  EXPECT_GT(options.size(), 10u);
+  for (const std::string& option : options) {
+    if (option == "--help") continue;
+    EXPECT_NE(man.find(option), std::string::npos) << "safe-client(1) lacks " << option;
+    EXPECT_NE(md.find(option), std::string::npos) << "docs/client.md lacks " << option;
+  }
 }
 
 TEST(ClientE2eTest, TheSampleIdentityWorksWithTheDocumentedCommands) {
