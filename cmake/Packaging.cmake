@@ -6,7 +6,7 @@
 #   /etc/safe-server/safe-server.conf                                  (conffile; conf/)
 #   /usr/share/man/man{1,5,8}/...gz                                    (docs/man/, gzip -9n)
 #   /usr/share/doc/safe-server/{copyright,changelog.Debian.gz}, and operations.md, threema.md,
-#   hosting.md with every document they link to (below)
+#   hosting.md with every document they link to (below), examples/safe-server.rules.yml
 # with Depends computed by dpkg-shlibdeps and maintainer scripts that enable and (re)start the
 # unit as debhelper's would (cmake/debian/). tests/packaging builds it, unpacks it into a scratch
 # root and runs the binaries from there; docs/operations.md lists the lintian tags left and why.
@@ -93,6 +93,9 @@ install(FILES "${PROJECT_SOURCE_DIR}/conf/safe-server.conf" DESTINATION /etc/saf
 install(FILES "${PROJECT_SOURCE_DIR}/cmake/debian/copyright"
               "${safe_package_dir}/changelog.Debian.gz"
         DESTINATION share/doc/safe-server)
+# Prometheus alerting rules, to copy to /etc/prometheus (docs/hosting.md).
+install(FILES "${PROJECT_SOURCE_DIR}/conf/safe-server.rules.yml"
+        DESTINATION share/doc/safe-server/examples)
 
 # The documents for the person who runs the server, and every file under docs/ they link to,
 # followed from link to link, so that no link in the package leads nowhere (tests/packaging checks

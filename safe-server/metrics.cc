@@ -4,6 +4,10 @@
 #include <cstdarg>
 #include <cstdio>
 
+#ifndef SAFE_SERVER_VERSION
+#define SAFE_SERVER_VERSION "0.0.0"
+#endif
+
 namespace safe::server {
 
 namespace {
@@ -109,6 +113,12 @@ std::string Metrics::Render() const {
                  kRouteNames[r], kMethodNames[m], static_cast<unsigned long long>(count));
     }
   }
+
+  // The version as a label of a constant 1 (the Prometheus convention for build information):
+  // `safe_build_info` shows which version every instance runs, and when an upgrade reached it.
+  AppendLine(&out, "# HELP safe_build_info The version of the running safe-server (always 1).");
+  AppendLine(&out, "# TYPE safe_build_info gauge");
+  AppendLine(&out, "safe_build_info{version=\"%s\"} 1", SAFE_SERVER_VERSION);
 
   StoreFigures f;
   if (store_source_) f = store_source_();

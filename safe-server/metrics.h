@@ -2,7 +2,8 @@
 //
 // Requests are counted by route ("config", "backup", "other"), method and status; their handling
 // time goes into one histogram per route and method. Store figures (backups, bytes, expiring
-// soon, compaction, WAL) come from a callback at scrape time. Render() writes the Prometheus
+// soon, compaction, WAL) come from a callback at scrape time; safe_build_info{version} is always
+// 1. Render() writes the Prometheus
 // text exposition format (version 0.0.4).
 //
 // Thread-safety: Record* may be called from any thread (atomics); Render takes a snapshot.

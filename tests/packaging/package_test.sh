@@ -126,6 +126,15 @@ while read -r doc; do
 	done <"$scratch/links"
 done <"$scratch/docs"
 echo "documents: $(wc -l <"$scratch/docs"), every relative link checked"
+rules=$docdir/examples/safe-server.rules.yml
+if [ -f "$root$rules" ]; then
+	cmp -s "$root$rules" "$source_dir/conf/safe-server.rules.yml" || fail "$rules differs from conf/"
+	if command -v promtool >/dev/null 2>&1; then
+		promtool check rules "$root$rules" >/dev/null || fail "promtool check rules refuses $rules"
+	fi
+else
+	fail "$rules is missing"
+fi
 
 # Every flag of the server is in safe-server(8), and every key in safe-server.conf(5).
 flags=$(grep -o -- '--[a-z0-9][a-z0-9-]*' "$scratch/safe-server.help" | sort -u)

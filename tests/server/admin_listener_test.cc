@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <random>
+#include <regex>
 #include <string>
 
 #include "tests/server/e2e_util.h"
@@ -61,6 +62,10 @@ TEST_F(AdminListenerTest, MetricsCountRequestsAndPassPromtool) {
   EXPECT_NE(text.find("safe_backups_expiring_30d 0\n"), std::string::npos);
   EXPECT_NE(text.find("safe_rocksdb_blob_garbage_bytes 0\n"), std::string::npos);
   EXPECT_NE(text.find("safe_rocksdb_blob_collections_total 0\n"), std::string::npos);
+  // The version as build information (issue 13, item 8): a provider sees what each instance runs.
+  EXPECT_TRUE(std::regex_search(
+      text, std::regex("\nsafe_build_info\\{version=\"[0-9]+\\.[0-9]+\\.[0-9]+\"\\} 1\n")))
+      << text;
   // Aggregates only: no backup id, no address.
   EXPECT_EQ(text.find(id), std::string::npos);
   EXPECT_EQ(text.find("127.0.0.1"), std::string::npos);
