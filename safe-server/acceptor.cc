@@ -164,9 +164,10 @@ class Acceptor::Impl {
     return Status::OK();
   }
 
-  void Start(Deliver deliver, Quarantine quarantine) {
+  void Start(Deliver deliver, Quarantine quarantine, Full full) {
     deliver_ = std::move(deliver);
     quarantine_ = std::move(quarantine);
+    full_ = std::move(full);
     thread_ = std::thread([this] { Loop(); });
   }
 
@@ -264,6 +265,10 @@ class Acceptor::Impl {
         return;  // EAGAIN: all taken; other errors: the peer went away
       }
       pause_ = std::chrono::milliseconds(0);
+      if (full_ && full_()) {
+        close(c.fd);
+        continue;
+      }
       if (quarantine_) {
         if (std::optional<Clock::time_point> until = quarantine_(c.fd)) {
           // Keep the number out of use; serve the connection on a duplicate.
@@ -409,6 +414,7 @@ class Acceptor::Impl {
   std::shared_ptr<SSL_CTX> tls_ctx_;  // GUARDED_BY(ctx_mu_) once started
   Deliver deliver_;
   Quarantine quarantine_;
+  Full full_;
   std::vector<std::pair<int, Clock::time_point>> parked_;  // accept thread only
   std::thread thread_;
   std::atomic<bool> stopping_{false};
@@ -439,8 +445,8 @@ Result<std::unique_ptr<Acceptor>> Acceptor::Bind(const AcceptorOptions& options)
 
 uint16_t Acceptor::port() const { return impl_->port(); }
 bool Acceptor::tls() const { return impl_->tls(); }
-void Acceptor::Start(Deliver deliver, Quarantine quarantine) {
-  impl_->Start(std::move(deliver), std::move(quarantine));
+void Acceptor::Start(Deliver deliver, Quarantine quarantine, Full full) {
+  impl_->Start(std::move(deliver), std::move(quarantine), std::move(full));
 }
 void Acceptor::Stop() { impl_->Stop(); }
 Status Acceptor::ReloadTls() { return impl_->ReloadTls(); }

@@ -72,8 +72,12 @@ class Acceptor {
   uint16_t port() const;
   bool tls() const;
 
+  // True when no more connections may be served: a new one is then closed at once, before any
+  // handshake, instead of holding a descriptor until a network thread gets to it.
+  using Full = std::function<bool()>;
+
   // Starts the accepting thread; `deliver` gets each ready connection on that thread.
-  void Start(Deliver deliver, Quarantine quarantine = nullptr);
+  void Start(Deliver deliver, Quarantine quarantine = nullptr, Full full = nullptr);
   // Stops accepting and closes the listening socket and the handshakes under way.
   void Stop();
 

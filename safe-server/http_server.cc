@@ -192,6 +192,10 @@ struct Shared {
   HttpLimits limits;
   uint32_t max_connections;
   ConnectionRegistry registry;
+  // Connections handed to a network thread and not yet disconnected there. Counted from the
+  // hand-over, not from onConnection (which runs later, on that thread), so that a burst of
+  // connections is refused by the acceptor before their descriptors pile up.
+  std::atomic<uint32_t> handed_over{0};
   std::atomic<bool> draining{false};
 };
 
@@ -221,6 +225,7 @@ class Handler final : public Pistache::Tcp::Handler {
   }
 
   void onDisconnection(const std::shared_ptr<Pistache::Tcp::Peer>& peer) override {
+    shared_->handed_over.fetch_sub(1);  // refused in onConnection or not: the transport closes it
     auto it = connections_.find(peer->fd());
     if (it == connections_.end()) return;
     it->second->OnDisconnected();
@@ -262,7 +267,8 @@ class HttpServer::Impl {
     }
     transports_ = reactor_.handlers(transport_key_);
     acceptor_->Start([this](const AcceptedConnection& c) { Dispatch(c); },
-                     [this](int fd) { return shared_->quarantine.Until(fd); });
+                     [this](int fd) { return shared_->quarantine.Until(fd); },
+                     [this] { return shared_->handed_over.load() >= shared_->max_connections; });
     reaper_ = std::thread([this] { ReapLoop(); });
     return Status::OK();
   }
@@ -307,6 +313,7 @@ class HttpServer::Impl {
                          : Pistache::Tcp::Peer::Create(c.fd, address);
     auto transport = std::static_pointer_cast<Pistache::Tcp::Transport>(
         transports_[static_cast<size_t>(c.fd) % transports_.size()]);
+    shared_->handed_over.fetch_add(1);
     transport->handleNewPeer(peer);
   }
 

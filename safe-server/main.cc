@@ -131,7 +131,7 @@ Result<std::string> MakeCheckpoint(storage::RocksDbStore& engine, const std::str
 // Descriptors that neither listener counts: stdio, the store's files beyond those already there
 // (new SST, blob and WAL files, compactions, checkpoints), the key and auth files, a RADOS
 // client's sockets.
-constexpr uint64_t kOtherDescriptors = 128;
+constexpr uint64_t kOtherDescriptors = 64;
 
 // Files the store holds open: RocksDB keeps every SST and blob file open, so about one per
 // file already in the data directory.
@@ -239,12 +239,21 @@ int Run(const ServerConfig& config) {
   const char* credentials = getenv("CREDENTIALS_DIRECTORY");
   key_options.credentials_directory = credentials != nullptr ? credentials : "";
   key_options.data_dir = config.data_dir;
-  auto key = LoadOrCreateServerKey(key_options);
+  KeyStartup key_startup;
+  auto key = LoadOrCreateServerKey(key_options, &key_startup);
   if (!key.ok()) {
     // A missing or wrong key does not fix itself: exit 2, like a bad setting (the unit's
     // RestartPreventExitStatus=2 then stops restarting).
     std::cerr << "safe-server: key-file: " << key.status().message() << "\n";
     return 2;
+  }
+  // Loud, once: an operator who expected existing backups must see this.
+  if (key_startup.created_key) {
+    LogWarning("created a new server key at " + key_options.key_file +
+               " and a new, empty store in " + config.data_dir +
+               ": keep a copy of the key apart from the data (without it every backup is lost)");
+  } else if (key_startup.new_store) {
+    LogWarning("starting a new, empty store in " + config.data_dir);
   }
 
   // The engine: RocksDB (embedded, the default) or a RADOS pool shared by several servers.
@@ -396,6 +405,12 @@ int Run(const ServerConfig& config) {
     // The lines tests and scripts wait for; the ports are the real ones when 0 was asked.
     std::fprintf(stderr, "safe-server: admin listening on %s\n",
                  ShowHostPort(config.admin_listen_host, (*admin_server)->port()).c_str());
+    LogInfo(std::string("serving with TLS ") + (config.tls_cert.empty() ? "off" : "on") +
+            ", authentication " +
+            (!config.htpasswd.empty() ? "on (htpasswd)"
+             : !config.tokens.empty() ? "on (tokens)"
+                                      : "off: anyone who reaches the port may store backups") +
+            ", max-connections " + std::to_string(max_connections));
     std::fprintf(stderr, "safe-server: listening on %s\n",
                  ShowHostPort(config.listen_host, (*server)->port()).c_str());
     std::fflush(stderr);

@@ -264,6 +264,70 @@ Status VerifyKeyCheck(const std::string& data_dir, const std::string& check,
   return Status::OK();
 }
 
+std::string BaseName(const std::string& path) {
+  std::string p = path;
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return fs::path(p).filename().string();
+}
+
+bool SamePath(const fs::path& a, const std::string& b) {
+  std::error_code ec;
+  return fs::weakly_canonical(fs::absolute(a, ec), ec) ==
+         fs::weakly_canonical(fs::absolute(b, ec), ec);
+}
+
+// Signs that a store lived here and was moved away, or was restored to another path, checked
+// before a new, empty store (and maybe a new key) is made (issue 13, item 2: following a wrong
+// path in the docs, a restore moved the key aside and the server then started empty). Returns
+// the reason to refuse, or an empty string when this clearly is a first start.
+std::string TraceOfAStore(const ServerKeyOptions& options, bool key_missing, bool key_from_file,
+                          DataDirState state) {
+  const std::string& data_dir = options.data_dir;
+  std::error_code ec;
+  if (key_missing && !options.key_file.empty()) {
+    // "data.key.bak", "data.key.old", "data.key.replaced-...": a key someone moved aside.
+    const std::string prefix = BaseName(options.key_file) + ".";
+    for (const auto& entry : fs::directory_iterator(ParentOf(options.key_file), ec)) {
+      const std::string name = entry.path().filename().string();
+      if (name.size() > prefix.size() && name.compare(0, prefix.size(), prefix) == 0) {
+        return "there is no key file at " + options.key_file + " but " + entry.path().string() +
+               " beside it looks like a key moved aside: put it back (or name it with "
+               "key-file); refusing to start with a new key and an empty store";
+      }
+    }
+  }
+  const std::string parent = ParentOf(data_dir);
+  for (const char* name : {"CURRENT", kKeyCheckFileName}) {
+    if (fs::exists(parent + "/" + name, ec)) {
+      return parent + ", the parent of the data directory " + data_dir + ", holds a store (" +
+             name + "): was it restored to " + parent + " instead of " + data_dir +
+             "? Move it into place or set data-dir to it; refusing to start an empty store";
+    }
+  }
+  // "data.replaced-...", "data.restoring", "data.old", checkpoints: the store was moved aside.
+  const std::string prefix = BaseName(data_dir) + ".";
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() <= prefix.size() || name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (!options.key_file.empty() && SamePath(entry.path(), options.key_file)) continue;
+    std::error_code empty_ec;
+    if (entry.is_directory(empty_ec) && fs::is_empty(entry.path(), empty_ec)) continue;
+    return "the data directory " + data_dir + " is " +
+           (state == DataDirState::kMissing ? "missing" : "empty") + " but " +
+           entry.path().string() +
+           " beside it looks like a store moved aside or its copies: restore it (safe-admin "
+           "restore) or move it away; refusing to start an empty store";
+  }
+  if (key_from_file && state == DataDirState::kMissing) {
+    return "the key file " + options.key_file + " exists but the data directory " + data_dir +
+           " is missing: if the data was moved, put it back (or restore it with safe-admin "
+           "restore); for a new, empty store with this key, create the directory first (mkdir "
+           "-m 0700 " +
+           data_dir + "); refusing to start";
+  }
+  return std::string();
+}
+
 }  // namespace
 
 std::string DefaultKeyFilePath(const std::string& data_dir) {
@@ -272,18 +336,21 @@ std::string DefaultKeyFilePath(const std::string& data_dir) {
   return dir + ".key";
 }
 
-Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options) {
+Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options,
+                                                 KeyStartup* startup) {
   if (options.data_dir.empty()) return Status::InvalidArgument("no data directory given");
   const std::string& data_dir = options.data_dir;
 
   std::optional<storage::ServerKey> key;
   std::string source;
+  bool from_credential = false;
   if (!options.credentials_directory.empty()) {
     const std::string path = options.credentials_directory + "/" + kServerKeyCredential;
     source = "the credential " + path;
     auto read = ReadKeyFrom(path, source, /*check_mode=*/false);
     if (!read.ok()) return read.status();
     key = std::move(*read);
+    from_credential = key.has_value();
   }
   if (!key.has_value()) {
     if (options.key_file.empty()) {
@@ -303,6 +370,11 @@ Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options
 
   Result<DataDirState> state = InspectDataDir(data_dir);
   if (!state.ok()) return state.status();
+  const bool key_from_file = key.has_value() && !from_credential;
+  if (*state != DataDirState::kHoldsData) {
+    const std::string trace = TraceOfAStore(options, !key.has_value(), key_from_file, *state);
+    if (!trace.empty()) return Status::InvalidArgument(trace);
+  }
   if (!key.has_value()) {
     if (*state == DataDirState::kHoldsData) {
       return Status::InvalidArgument("no key file at " + options.key_file + " but " + data_dir +
@@ -312,7 +384,9 @@ Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options
     Result<storage::ServerKey> created = CreateKeyFile(options.key_file);
     if (!created.ok()) return created.status();
     key = std::move(created).value();
+    if (startup != nullptr) startup->created_key = true;
   }
+  if (startup != nullptr) startup->new_store = *state != DataDirState::kHoldsData;
 
   const std::string check = storage::SealedStore::KeyCheck(*key);
   Status status = *state == DataDirState::kHoldsData ? VerifyKeyCheck(data_dir, check, source)

@@ -14,6 +14,15 @@
 //    data"). The key is 32 bytes from randombytes_buf, written with O_CREAT|O_EXCL, mode 0600,
 //    and the file and its directory are fsynced. A key file inside the data directory is refused
 //    (a copy of the data directory would carry its own key).
+// 4. Never a new, empty store over what looks like a moved or restored one (issue 13, item 2).
+//    When the data directory is missing or empty, the start is refused if: the key file is
+//    missing but a file named after it plus a suffix ("data.key.old") lies beside it; the
+//    data directory's parent holds a store itself (CURRENT or KEYCHECK: restored one level too
+//    high); a non-empty entry named after the data directory plus a suffix ("data.replaced-*",
+//    "data.old", "data.checkpoints") lies beside it; or the key came from the key file (not a
+//    credential) while the data directory is missing (a first start with a key made by hand
+//    creates the empty directory first). A first start (nothing of that kind) goes on, and
+//    KeyStartup tells the caller what was created, to log it.
 //
 // Key format (credential and key file alike): exactly 32 raw bytes, or 64 hex characters
 // (either case) with an optional final newline (so `openssl rand -hex 32 > FILE` works).
@@ -27,7 +36,8 @@
 // that name in its directory.
 //
 // Errors (every message names paths, never key bytes): InvalidArgument for a refused key file,
-// credential, mode or data directory, or a key that does not match; Corruption for a malformed
+// credential, mode or data directory, a store that looks moved or restored elsewhere (rule 4),
+// or a key that does not match; Corruption for a malformed
 // KEYCHECK file; IOError for a failed system call (with strerror).
 //
 // Thread-safety: call from one thread at start; it touches the file system.
@@ -59,9 +69,16 @@ struct ServerKeyOptions {
 // after it, "<data-dir>.key" (trailing slashes of data_dir dropped), outside the directory.
 std::string DefaultKeyFilePath(const std::string& data_dir);
 
+// What LoadOrCreateServerKey created, for the start-up log.
+struct KeyStartup {
+  bool created_key = false;  // a new key file was written
+  bool new_store = false;    // the data directory was missing or empty: the store starts empty
+};
+
 // Finds, reads or creates the server key as described above and checks it against DATA_DIR's
 // KEYCHECK (writing KEYCHECK when the data directory is missing or empty). On success the store
-// may be opened with the returned key.
-[[nodiscard]] Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options);
+// may be opened with the returned key, and *startup (when given) says what was created.
+[[nodiscard]] Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options,
+                                                               KeyStartup* startup = nullptr);
 
 }  // namespace safe::server

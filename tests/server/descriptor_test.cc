@@ -49,11 +49,13 @@ rlim_t RaiseOwnDescriptorLimit() {
   return limit.rlim_cur;
 }
 
-// A safe-server child whose open-file limit (soft and hard, as `ulimit -n` sets them) is set
-// between fork and exec. stderr is collected; the ports come from its "listening on" lines.
+// A safe-server child whose open-file limit (soft and hard: `ulimit -n N` sets both; systemd's
+// default for services is 1024 soft, 524288 hard) is set between fork and exec. stderr is
+// collected; the ports come from its "listening on" lines.
 class LimitedServer {
  public:
-  static std::unique_ptr<LimitedServer> Start(rlim_t nofile, std::vector<std::string> args) {
+  static std::unique_ptr<LimitedServer> Start(rlim_t soft, rlim_t hard,
+                                              std::vector<std::string> args) {
     auto s = std::unique_ptr<LimitedServer>(new LimitedServer());
     std::vector<std::string> argv = {std::string(SAFE_BIN_DIR) + "/safe-server", "--listen",
                                      "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"};
@@ -62,7 +64,7 @@ class LimitedServer {
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) return nullptr;
     pid_t pid = fork();
     if (pid == 0) {
-      rlimit limit{nofile, nofile};
+      rlimit limit{soft, hard};
       if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
       dup2(pipe_fds[1], STDERR_FILENO);
       std::vector<char*> cargv;
@@ -204,27 +206,46 @@ void CloseAll(std::vector<int>* fds) {
 TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
   ASSERT_GE(RaiseOwnDescriptorLimit(), 2100u) << "the test needs 2,100 descriptors of its own";
   TempDir dir;
-  auto server = LimitedServer::Start(256, {"--data-dir", dir.path() + "/data"});
+  // A 1 MiB write buffer: the PUTs below switch memtables, so RocksDB needs new files (WAL,
+  // SST, blob) while descriptors are short.
+  auto server = LimitedServer::Start(
+      256, 256, {"--data-dir", dir.path() + "/data", "--write-buffer-bytes", "1048576"});
   ASSERT_NE(server, nullptr);
   std::mt19937_64 rng(7);
+  // One backup, replaced again and again (as an app does): new ids would spend the address's
+  // guess budget (issue 12, item 1) and meet 429.
+  const std::string id = RandomBackupId(rng);
   CurlClient client;
   auto put = [&]() {
     CurlRequest r;
     r.method = "PUT";
-    r.url = server->Url("/backups/" + RandomBackupId(rng));
+    r.url = server->Url("/backups/" + id);
     r.body = RandomBytes(2000, rng);
     r.timeout = milliseconds(5000);
     return client.Perform(r);
   };
-  ASSERT_EQ(put().status, 201) << server->Log();
+  ASSERT_EQ(put().status / 100, 2) << server->Log();
 
   // Idle connections, far more than 256 descriptors; then give the server 3 s with them.
   std::vector<int> idle = OpenSilentConnections(server->port(), 2000);
   ASSERT_GE(idle.size(), 1000u);
   double cpu_before = CpuSeconds(server->pid());
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  auto window_end = Clock::now() + std::chrono::seconds(3);
+  // Meanwhile, PUTs on the connection opened before (what a client already connected does).
+  int puts_ok = 0, puts_failed = 0;
+  for (int i = 0; i < 40 && Clock::now() < window_end; ++i) {
+    CurlRequest r;
+    r.method = "PUT";
+    r.url = server->Url("/backups/" + id);
+    r.body = RandomBytes(50000, rng);
+    r.timeout = milliseconds(1000);
+    (client.Perform(r).status / 100 == 2 ? puts_ok : puts_failed) += 1;
+  }
+  std::this_thread::sleep_until(window_end);
   double cpu_used = CpuSeconds(server->pid()) - cpu_before;
   CloseAll(&idle);
+  std::cout << "while the idle connections were open: " << puts_ok << " PUTs answered 2xx, "
+            << puts_failed << " did not\n";
 
   // The next PUT (on a new connection) answers 2xx within 5 s.
   auto released = Clock::now();
@@ -233,7 +254,7 @@ TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
     CurlClient fresh;
     CurlRequest req;
     req.method = "PUT";
-    req.url = server->Url("/backups/" + RandomBackupId(rng));
+    req.url = server->Url("/backups/" + id);
     req.body = RandomBytes(2000, rng);
     req.timeout = milliseconds(5000);
     r = fresh.Perform(req);
@@ -256,6 +277,7 @@ TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
   EXPECT_EQ(server->Terminate(), 0);
   EXPECT_LT(server->lines(), 100u) << server->Log().substr(0, 4000);
   std::cout << "server log: " << server->lines() << " lines\n";
+  if (server->lines() < 100) std::cout << server->Log();
 }
 
 // The time a new client waits for its answer while `silent` connections that never send a byte
@@ -265,15 +287,15 @@ struct SilentResult {
   milliseconds took;
 };
 
-SilentResult ServeWithSilentConnections(ServerProcess& server, const std::string& ca_file,
-                                        size_t silent) {
+// Opens `silent` connections that never send a byte, then times a new client's request.
+SilentResult ServeWithSilentConnections(LimitedServer& server, const std::string& base_url,
+                                        const std::string& ca_file, size_t silent) {
   std::vector<int> idle = OpenSilentConnections(server.port(), silent);
   EXPECT_EQ(idle.size(), silent);
-  // Let the server take them all in (accept, start handshakes).
   std::this_thread::sleep_for(milliseconds(500));
   CurlClient client;
   CurlRequest r;
-  r.url = server.BaseUrl() + "backups/" + std::string(64, 'a');
+  r.url = base_url + "backups/" + std::string(64, 'a');
   r.ca_file = ca_file;
   r.timeout = milliseconds(20000);
   auto start = Clock::now();
@@ -284,8 +306,11 @@ SilentResult ServeWithSilentConnections(ServerProcess& server, const std::string
   return result;
 }
 
+// The server runs with systemd's default limits for a service: 1024 soft, the test's own hard
+// limit (at least 2,500) hard.
 TEST(SilentConnectionsTest, NewTlsClientIsServedWithin1sWhile1100SilentConnectionsAreOpen) {
-  ASSERT_GE(RaiseOwnDescriptorLimit(), 2500u);
+  const rlim_t hard = RaiseOwnDescriptorLimit();
+  ASSERT_GE(hard, 2500u);
   TempDir dir;
   const std::string cert = dir.path() + "/cert.pem";
   const std::string key = dir.path() + "/key.pem";
@@ -296,19 +321,23 @@ TEST(SilentConnectionsTest, NewTlsClientIsServedWithin1sWhile1100SilentConnectio
                        "", &out, &err),
             0)
       << err;
-  auto server = ServerProcess::Start({"--tls-cert", cert, "--tls-key", key});
+  auto server = LimitedServer::Start(
+      1024, hard, {"--data-dir", dir.path() + "/data", "--tls-cert", cert, "--tls-key", key});
   ASSERT_NE(server, nullptr);
-  SilentResult r = ServeWithSilentConnections(*server, cert, 1100);
+  const std::string base = "https://127.0.0.1:" + std::to_string(server->port()) + "/";
+  SilentResult r = ServeWithSilentConnections(*server, base, cert, 1100);
   std::cout << "TLS: answered " << r.status << " after " << r.took.count() << " ms\n";
   EXPECT_EQ(r.status, 404);
   EXPECT_LT(r.took.count(), 1000);
 }
 
 TEST(SilentConnectionsTest, NewPlainClientIsServedWithin1sWhile1100SilentConnectionsAreOpen) {
-  ASSERT_GE(RaiseOwnDescriptorLimit(), 2500u);
-  auto server = ServerProcess::Start();
+  const rlim_t hard = RaiseOwnDescriptorLimit();
+  ASSERT_GE(hard, 2500u);
+  TempDir dir;
+  auto server = LimitedServer::Start(1024, hard, {"--data-dir", dir.path() + "/data"});
   ASSERT_NE(server, nullptr);
-  SilentResult r = ServeWithSilentConnections(*server, "", 1100);
+  SilentResult r = ServeWithSilentConnections(*server, server->Url("/"), "", 1100);
   std::cout << "plain: answered " << r.status << " after " << r.took.count() << " ms\n";
   EXPECT_EQ(r.status, 404);
   EXPECT_LT(r.took.count(), 1000);

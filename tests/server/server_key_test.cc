@@ -185,6 +185,7 @@ TEST_F(ServerKeyTest, RefusesAGroupOrWorldReadableKeyFile) {
     ExpectRefused(options, options.key_file, {&key});
   }
   WriteFile(options.key_file, Raw(key), 0400);
+  ASSERT_TRUE(fs::create_directory(data_dir_));  // a first start with a key made by hand
   auto read = LoadOrCreateServerKey(options);
   ASSERT_TRUE(read.ok()) << read.status().ToString();
   EXPECT_TRUE(read->Equals(key));
@@ -193,6 +194,7 @@ TEST_F(ServerKeyTest, RefusesAGroupOrWorldReadableKeyFile) {
 TEST_F(ServerKeyTest, AcceptsRawOrHexKeysAndRefusesOtherLengths) {
   const ServerKey key = FixedKey(2);
   const ServerKeyOptions options = Options();
+  ASSERT_TRUE(fs::create_directory(data_dir_));  // a first start with a key made by hand
   for (const std::string& content : {Raw(key), Hex(key), Hex(key) + "\n"}) {
     WriteFile(options.key_file, content, 0600);
     auto read = LoadOrCreateServerKey(options);
@@ -229,6 +231,7 @@ TEST_F(ServerKeyTest, TheCredentialIsPreferredOverTheKeyFile) {
   ASSERT_TRUE(fs::remove(credentials + "/server-key"));
   TempDir other;
   options.data_dir = other.path() + "/data";
+  ASSERT_TRUE(fs::create_directory(options.data_dir));
   key = LoadOrCreateServerKey(options);
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   EXPECT_TRUE(key->Equals(file_key));
@@ -309,6 +312,96 @@ TEST_F(ServerKeyTest, AMissingKeyFileDirectoryFailsWithThePath) {
   ASSERT_FALSE(key.ok());
   EXPECT_TRUE(key.status().IsIOError()) << key.status().ToString();
   EXPECT_NE(key.status().message().find(options.key_file), std::string::npos);
+}
+
+// Issue 13, item 2: never a new, empty store over what looks like a moved or restored one.
+
+TEST_F(ServerKeyTest, RefusesANewKeyWhenTheKeyWasMovedAside) {
+  auto created = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  const std::string key_file = Options().key_file;
+  fs::rename(key_file, key_file + ".replaced-20261205");
+  fs::remove_all(data_dir_);  // what a restore one level too high leaves for the server
+  ExpectRefused(Options(), "looks like a key moved aside", {&*created});
+  EXPECT_FALSE(fs::exists(key_file));
+  EXPECT_FALSE(fs::exists(data_dir_));
+}
+
+TEST_F(ServerKeyTest, RefusesAnEmptyStoreWhenTheParentHoldsARestoredStore) {
+  // safe-admin restore --data-dir PARENT (instead of PARENT/data) puts the store one level up.
+  WriteFile(dir_.path() + "/CURRENT", "MANIFEST-000001\n", 0644);
+  WriteFile(dir_.path() + "/KEYCHECK", std::string(64, 'a') + "\n", 0600);
+  ExpectRefused(Options(), "holds a store", {});
+  EXPECT_FALSE(fs::exists(Options().key_file));
+  EXPECT_FALSE(fs::exists(data_dir_));
+}
+
+TEST_F(ServerKeyTest, RefusesAnEmptyStoreWhenTheDataWasMovedAside) {
+  auto created = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  fs::rename(data_dir_, data_dir_ + ".replaced-20261205");
+  // With the key still there: the key exists but the data directory is missing.
+  ExpectRefused(Options(), "looks like a store moved aside", {&*created});
+  // And an empty data directory made by hand does not hide the moved one.
+  ASSERT_TRUE(fs::create_directory(data_dir_));
+  ExpectRefused(Options(), data_dir_ + ".replaced-20261205", {&*created});
+  EXPECT_FALSE(fs::exists(data_dir_ + "/KEYCHECK"));
+}
+
+TEST_F(ServerKeyTest, RefusesAKeyFileWithoutItsDataDirectory) {
+  auto created = LoadOrCreateServerKey(Options());
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  fs::remove_all(data_dir_);
+  ExpectRefused(Options(), "exists but the data directory " + data_dir_ + " is missing",
+                {&*created});
+  EXPECT_FALSE(fs::exists(data_dir_));
+  // Created by hand, the empty directory says: a new store with this key.
+  ASSERT_TRUE(fs::create_directory(data_dir_));
+  KeyStartup startup;
+  auto again = LoadOrCreateServerKey(Options(), &startup);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE(startup.created_key);
+  EXPECT_TRUE(startup.new_store);
+}
+
+TEST_F(ServerKeyTest, AFirstStartSaysWhatItCreatedAndALaterOneDoesNot) {
+  KeyStartup first;
+  auto created = LoadOrCreateServerKey(Options(), &first);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  EXPECT_TRUE(first.created_key);
+  EXPECT_TRUE(first.new_store);
+  KeyStartup second;
+  auto read = LoadOrCreateServerKey(Options(), &second);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_FALSE(second.created_key);
+  EXPECT_FALSE(second.new_store);
+  // Empty checkpoint directories beside the data do not count as a store.
+  TempDir fresh;
+  ASSERT_TRUE(fs::create_directory(fresh.path() + "/data.checkpoints"));
+  ServerKeyOptions options;
+  options.data_dir = fresh.path() + "/data";
+  options.key_file = DefaultKeyFilePath(options.data_dir);
+  EXPECT_TRUE(LoadOrCreateServerKey(options).ok());
+}
+
+TEST_F(ServerKeyTest, ACredentialStartsANewStoreWhenNothingWasThere) {
+  // The documented first start: a key made by hand, handed in as a systemd credential.
+  const std::string credentials = dir_.path() + "/credentials";
+  ASSERT_TRUE(fs::create_directory(credentials));
+  const ServerKey key = FixedKey(9);
+  WriteFile(credentials + "/server-key", Hex(key) + "\n", 0400);
+  ServerKeyOptions options = Options();
+  options.credentials_directory = credentials;
+  KeyStartup startup;
+  auto read = LoadOrCreateServerKey(options, &startup);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_FALSE(startup.created_key);
+  EXPECT_TRUE(startup.new_store);
+  // Moved aside later, the data is not replaced by an empty store.
+  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  fs::rename(data_dir_, data_dir_ + ".old");
+  ExpectRefused(options, data_dir_ + ".old", {&key});
 }
 
 }  // namespace
