@@ -187,6 +187,7 @@ TEST_F(OwnershipTest, RestoreAsRootGivesTheDataDirectoryToItsOwner) {
   ASSERT_EQ(replace.code, 0) << replace.err;
   EXPECT_TRUE(HasLine(replace.out, "backups", kBackups)) << replace.out;
   ExpectServiceOwns(data_);
+  EXPECT_TRUE(fs::exists(key_)) << "a restore must leave the key beside the data directory";
   ExpectServiceOpens(data_);
 
   // Into a missing data directory: owned like the directory it is made in.
