@@ -52,8 +52,8 @@ constexpr size_t kChunkRecords = 1024;
 // Blob files: smaller than RocksDB's 256 MiB default, so that garbage collection can reclaim
 // replaced blobs on a small server without rewriting huge files.
 constexpr uint64_t kBlobFileBytes = 64 << 20;
-// The wait after a failed DB::Resume() starts here and doubles up to the maximum (see
-// RocksDbStore::Impl::MaybeResume).
+// The wait after a failed recovery starts here and doubles up to the maximum (see
+// RocksDbStore::Impl::Recover).
 constexpr std::chrono::milliseconds kMinResumeBackoff{50};
 constexpr std::chrono::milliseconds kMaxResumeBackoff{1000};
 
@@ -151,21 +151,25 @@ class NullLogger final : public rocksdb::Logger {
 // database has not been resumed since. Shared by the listener and the store.
 struct RecoveryState {
   std::atomic<bool> resume_needed{false};
+  // The error is one DB::Resume() cannot clear (RocksDB's severity kFatalError or above): only
+  // closing and opening the database again recovers.
+  std::atomic<bool> fatal{false};
 };
 
 // Keeps RocksDB from recovering on its own and tells the store to resume it instead. RocksDB's
 // own recovery from a full disk waits until a whole write buffer of the (unused) default column
 // family is free (64 MiB) and looks only every few seconds, so on a small or nearly full disk
 // puts would answer 507 long after space was freed; meanwhile DB::Resume() answers Busy; and it
-// does not try at all after other retryable errors (e.g. a WAL that could not be created while
-// the process was out of file descriptors). Instead MaybeResume() resumes the database on the
-// next call, with a backoff, as soon as the error has gone (tests/faults: FullDiskTest,
-// DescriptorExhaustionTest).
+// does not try at all after errors it classes as fatal (e.g. a WAL that could not be created
+// while the process was out of file descriptors). Instead RocksDbStore::Impl::Recover() resumes
+// (or reopens) the database on the next call, with a backoff, as soon as the error has gone
+// (tests/faults: FullDiskTest, StoreRecoveryTest).
 class ManualRecovery final : public rocksdb::EventListener {
  public:
   explicit ManualRecovery(std::shared_ptr<RecoveryState> state) : state_(std::move(state)) {}
   void OnBackgroundError(rocksdb::BackgroundErrorReason /*reason*/,
-                         rocksdb::Status* /*bg_error*/) override {
+                         rocksdb::Status* bg_error) override {
+    if (bg_error->severity() >= rocksdb::Status::Severity::kFatalError) state_->fatal.store(true);
     state_->resume_needed.store(true);
   }
   void OnErrorRecoveryBegin(rocksdb::BackgroundErrorReason /*reason*/, rocksdb::Status /*bg_error*/,
@@ -274,7 +278,13 @@ DbConfig MakeDbConfig(const RocksDbOptions& options,
 struct RocksDbStore::Impl {
   // Shared by every call, exclusive in Close(): Close waits for calls in progress.
   std::shared_mutex lifetime_mutex;
-  std::unique_ptr<rocksdb::DB> db;                    // GUARDED_BY(lifetime_mutex); null: closed
+  std::unique_ptr<rocksdb::DB> db;  // GUARDED_BY(lifetime_mutex); null: closed or reopening
+  // Set while a reopen after a fatal error has not succeeded yet: calls then answer IOError
+  // (and try the reopen again, see Recover) instead of Unavailable.
+  bool reopen_pending = false;  // GUARDED_BY(lifetime_mutex)
+  // What the database was opened with, for a reopen (writable stores only).
+  std::string path;
+  DbConfig config;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // GUARDED_BY(lifetime_mutex); owned
   rocksdb::ColumnFamilyHandle* metadata = nullptr;    // one of handles
   rocksdb::ColumnFamilyHandle* blobs = nullptr;       // one of handles
@@ -283,7 +293,7 @@ struct RocksDbStore::Impl {
   std::atomic<uint64_t> backups{0};
   std::atomic<uint64_t> bytes{0};
   // Set when a write failed or RocksDB raised a background error: the next call resumes the
-  // database first (see MaybeResume).
+  // database first (see Recover).
   std::shared_ptr<RecoveryState> recovery = std::make_shared<RecoveryState>();
   // After a failed DB::Resume(), none before resume_after; the wait doubles up to
   // kMaxResumeBackoff. GUARDED_BY(resume_mutex).
@@ -395,28 +405,109 @@ struct RocksDbStore::Impl {
     return DecodeInfo(value);
   }
 
-  // Clears RocksDB's background error (a full disk, a WAL or SST file that could not be
-  // created or written, e.g. while the process was out of file descriptors) so that writes are
-  // accepted again. Does nothing unless a write failed or an error was raised since the last
-  // successful resume. A write (for_write) tries at once, since it would fail anyway; other
-  // callers (Stats, polled by /readyz and /metrics) wait after a failed resume (50 ms, doubling
-  // up to kMaxResumeBackoff), so a lasting failure costs little. One call resumes at a time.
-  // DB::Resume() answers OK when there is no error to clear.
-  // REQUIRES: lifetime_mutex held (shared) and db open.
-  void MaybeResume(bool for_write) {
-    if (!recovery->resume_needed.load()) return;
+  // Brings the database back after a failed write or a background error (a full disk, a WAL
+  // or SST file that could not be created or written, e.g. while the process was out of file
+  // descriptors), so that writes are accepted again without a restart. Does nothing unless a
+  // write failed or an error was raised since the last recovery. First DB::Resume(); when
+  // RocksDB refuses to resume because it classed the error as fatal (e.g. a WAL that could not
+  // be created), the database is closed and opened again. A write (for_write) tries Resume at
+  // once, since it would fail anyway; anything else (Stats, polled by /readyz and /metrics, and
+  // every reopen) waits after a failed try (50 ms, doubling up to kMaxResumeBackoff), so a
+  // lasting failure costs little. One call recovers at a time; the others go on.
+  // REQUIRES: lifetime_mutex NOT held by the caller.
+  void Recover(bool for_write) {
+    if (read_only || !recovery->resume_needed.load()) return;
     std::unique_lock<std::mutex> lock(resume_mutex, std::try_to_lock);
-    if (!lock.owns_lock()) return;  // another call is resuming
+    if (!lock.owns_lock()) return;  // another call is recovering
     const auto now = std::chrono::steady_clock::now();
-    if (!for_write && now < resume_after) return;
+    const bool waiting = now < resume_after;
+    if (waiting && !for_write) return;
     recovery->resume_needed.store(false);
-    if (db->Resume().ok()) {
+    bool recovered = false;
+    bool fatal = recovery->fatal.load();
+    bool down = false;  // no database: an earlier reopen failed
+    {
+      std::shared_lock<std::shared_mutex> lifetime(lifetime_mutex);
+      if (db) {
+        rocksdb::Status s = db->Resume();  // OK when there is no error to clear
+        recovered = s.ok();
+        if (!recovered && s.severity() >= rocksdb::Status::Severity::kFatalError) fatal = true;
+      } else {
+        down = fatal = reopen_pending;
+      }
+    }
+    // A reopen closes the database first, and while it fails reads are refused too: it is tried
+    // only for a fatal error, never for one Resume() may still clear (a disk that is still
+    // full), and then only after the backoff unless the store is down anyway.
+    if (!recovered && fatal && (!waiting || down)) recovered = Reopen().ok();
+    if (recovered) {
+      recovery->fatal.store(false);
       resume_backoff = std::chrono::milliseconds(0);
       return;
     }
     recovery->resume_needed.store(true);
-    resume_backoff = std::min(kMaxResumeBackoff, std::max(kMinResumeBackoff, 2 * resume_backoff));
-    resume_after = now + resume_backoff;
+    if (!waiting) {
+      resume_backoff = std::min(kMaxResumeBackoff, std::max(kMinResumeBackoff, 2 * resume_backoff));
+      resume_after = now + resume_backoff;
+    }
+  }
+
+  // Closes the database (if open) and opens it again with the same options, waiting for calls
+  // in progress; counts the records again (a write that failed may still have reached the WAL).
+  // On failure the store stays without a database (reopen_pending) until a later try succeeds.
+  // Does nothing after Close().
+  // REQUIRES: lifetime_mutex NOT held by the caller.
+  Status Reopen() {
+    std::unique_lock<std::shared_mutex> lifetime(lifetime_mutex);
+    if (!db && !reopen_pending) return Status::Unavailable("the store is closed");
+    if (db) {
+      rocksdb::CancelAllBackgroundWork(db.get(), /*wait=*/true);
+      for (rocksdb::ColumnFamilyHandle* handle : handles) {
+        db->DestroyColumnFamilyHandle(handle).PermitUncheckedError();  // closing a failed DB
+      }
+      handles.clear();
+      metadata = nullptr;
+      blobs = nullptr;
+      db->Close().PermitUncheckedError();  // it reports the very error being recovered from
+      db.reset();
+    }
+    reopen_pending = true;
+    rocksdb::DB* raw_db = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> opened;
+    rocksdb::Status s =
+        rocksdb::DB::Open(config.db_options, path, config.families, &opened, &raw_db);
+    if (!s.ok()) return FromRocks(s, "reopening the store");
+    db.reset(raw_db);
+    handles = std::move(opened);
+    metadata = handles[1];
+    blobs = handles[2];
+    reopen_pending = false;
+    uint64_t count = 0;
+    uint64_t total = 0;
+    std::string after;
+    bool done = false;
+    std::vector<std::pair<BackupId, BackupInfo>> chunk;
+    for (bool first = true; !done; first = false) {
+      chunk.clear();
+      Status read = ReadChunk(first, &after, &chunk, &done);
+      if (!read.ok()) return read;
+      for (const auto& entry : chunk) {
+        ++count;
+        total += entry.second.size;
+      }
+    }
+    backups.store(count);
+    bytes.store(total);
+    return Status::OK();
+  }
+
+  // The status of a call made while there is no database.
+  // REQUIRES: lifetime_mutex held.
+  Status NotOpen() const {
+    if (reopen_pending) {
+      return Status::IOError("the store is being reopened after an I/O error; try again");
+    }
+    return Status::Unavailable("the store is closed");
   }
 
   // REQUIRES: lifetime_mutex held (shared) and db open.
@@ -495,6 +586,8 @@ Result<std::unique_ptr<RocksDbStore>> RocksDbStore::Open(const RocksDbOptions& o
   rocksdb::DB* raw_db = nullptr;
   rocksdb::Status s =
       rocksdb::DB::Open(config.db_options, options.path, config.families, &impl->handles, &raw_db);
+  impl->path = options.path;
+  impl->config = config;
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return Status::IOError(
@@ -574,6 +667,7 @@ Status RocksDbStore::Close() {
   // First the collector: it holds the lifetime lock (shared) while it collects.
   impl_->StopCollector();
   std::unique_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  impl_->reopen_pending = false;  // a reopen in progress or to come gives up
   if (!impl_->db) return Status::OK();
   rocksdb::CancelAllBackgroundWork(impl_->db.get(), /*wait=*/true);
   Status status;
@@ -596,13 +690,12 @@ Status RocksDbStore::Close() {
 }
 
 namespace {
-Status Closed() { return Status::Unavailable("the store is closed"); }
 Status ReadOnly() { return Status::Unavailable("the store is open for reading only"); }
 }  // namespace
 
 Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return Closed();
+  if (!impl_->db) return impl_->NotOpen();
   if (impl_->metadata_only) {
     return Status::Unavailable("the store is open for its metadata only: blobs cannot be read");
   }
@@ -626,15 +719,15 @@ Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
 
 Result<BackupInfo> RocksDbStore::Stat(const BackupId& key) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return Closed();
+  if (!impl_->db) return impl_->NotOpen();
   return impl_->ReadInfo(rocksdb::ReadOptions(), key);
 }
 
 Result<PutOutcome> RocksDbStore::Put(const BackupId& key, std::string_view blob, Day upload_day) {
+  if (impl_->read_only) return ReadOnly();  // set before the store exists: no lock needed
+  impl_->Recover(/*for_write=*/true);
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return Closed();
-  if (impl_->read_only) return ReadOnly();
-  impl_->MaybeResume(/*for_write=*/true);
+  if (!impl_->db) return impl_->NotOpen();
 
   const BackupInfo info{blob.size(), upload_day};
   rocksdb::WriteBatch batch(blob.size() + 2 * BackupId::kBytes + kMetadataBytes + 64);
@@ -659,10 +752,10 @@ Result<PutOutcome> RocksDbStore::Put(const BackupId& key, std::string_view blob,
 }
 
 Status RocksDbStore::Delete(const BackupId& key) {
+  if (impl_->read_only) return ReadOnly();  // set before the store exists: no lock needed
+  impl_->Recover(/*for_write=*/true);
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return Closed();
-  if (impl_->read_only) return ReadOnly();
-  impl_->MaybeResume(/*for_write=*/true);
+  if (!impl_->db) return impl_->NotOpen();
   std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
   Result<BackupInfo> old = impl_->ReadInfo(rocksdb::ReadOptions(), key);
   if (!old.ok()) return old.status();
@@ -686,7 +779,7 @@ Status RocksDbStore::Scan(const std::function<void(const BackupId&, const Backup
     chunk.clear();
     {
       std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-      if (!impl_->db) return Closed();
+      if (!impl_->db) return impl_->NotOpen();
       Status read = impl_->ReadChunk(first, &resume_after, &chunk, &done);
       if (!read.ok()) return read;
     }
@@ -699,6 +792,7 @@ Status RocksDbStore::Scan(const std::function<void(const BackupId&, const Backup
 
 Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
   if (impl_->read_only) return ReadOnly();  // set before the store exists: no lock needed
+  impl_->Recover(/*for_write=*/true);
   uint64_t deleted = 0;
   std::string resume_after;
   bool first = true;
@@ -707,11 +801,10 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
   while (!done) {
     chunk.clear();
     std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-    if (!impl_->db) return Closed();
+    if (!impl_->db) return impl_->NotOpen();
     Status read = impl_->ReadChunk(first, &resume_after, &chunk, &done);
     if (!read.ok()) return read;
     first = false;
-    impl_->MaybeResume(/*for_write=*/true);
     for (const auto& [key, scanned] : chunk) {
       if (scanned.upload_day >= cutoff_day) continue;
       // Decide again under the key's lock: the record may have been re-uploaded (keep it) or
@@ -738,7 +831,7 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
   }
   if (deleted > 0) {
     std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-    if (!impl_->db) return Closed();
+    if (!impl_->db) return impl_->NotOpen();
     Status synced = FromRocks(impl_->db->SyncWAL(), "syncing the expired backups' deletion");
     if (!synced.ok()) return synced;
   }
@@ -746,10 +839,10 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
 }
 
 Result<StoreStats> RocksDbStore::Stats() {
-  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return Closed();
   // Polled by /readyz: a store whose error has gone becomes ready without waiting for a write.
-  if (!impl_->read_only) impl_->MaybeResume(/*for_write=*/false);
+  impl_->Recover(/*for_write=*/false);
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return impl_->NotOpen();
   StoreStats stats;
   stats.backups = impl_->backups.load();
   stats.bytes = impl_->bytes.load();
@@ -792,7 +885,7 @@ Status RocksDbStore::Checkpoint(const std::string& out_dir) {
     }
   }
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return Closed();
+  if (!impl_->db) return impl_->NotOpen();
   if (impl_->read_only) {
     return Status::InvalidArgument(
         "a checkpoint needs the process that has the database open for writing");
@@ -809,7 +902,7 @@ Status RocksDbStore::Checkpoint(const std::string& out_dir) {
 
 Result<uint64_t> RocksDbStore::IntProperty(const std::string& name) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return Closed();
+  if (!impl_->db) return impl_->NotOpen();
   uint64_t total = 0;
   for (rocksdb::ColumnFamilyHandle* family : {impl_->metadata, impl_->blobs}) {
     uint64_t value = 0;

@@ -39,8 +39,12 @@
 // contain key bytes. After a write fails (a full disk, a WAL that could not be created while the
 // process was out of file descriptors, any I/O error) RocksDB may stop accepting writes (a
 // "background error"); the next write then first calls DB::Resume(), and so does Stats() (with
-// a backoff of 50 ms doubling up to 1 s after a failed resume), so writes work again once the
-// cause has gone, without a restart. Calls after Close() return Unavailable.
+// a backoff of 50 ms doubling up to 1 s after a failed try), so writes work again once the
+// cause has gone, without a restart. An error RocksDB classes as fatal (Resume() cannot clear
+// it; a WAL that could not be created is one) is recovered by closing and opening the database
+// again, waiting for the calls in progress; while that reopen fails, every call answers
+// IOError ("being reopened") and the next write or Stats() tries again. Calls after Close()
+// return Unavailable.
 //
 // RocksDB's informational log is discarded: no LOG or LOG.old.* file is written in the data
 // directory (its per-flush timestamps and counts are what docs/privacy.md promises not to keep).
