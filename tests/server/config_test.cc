@@ -45,6 +45,7 @@ const std::vector<std::string> kAllKeys = {
     "throttle-ipv6-prefix",
     "trusted-proxies",
     "admin-listen",
+    "admin-token-file",
     "checkpoint-dir",
     "access-log",
     "log-addresses",

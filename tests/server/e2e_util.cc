@@ -168,11 +168,21 @@ CurlResponse CurlClient::Perform(const CurlRequest& request) {
   return response;
 }
 
-std::unique_ptr<RawConnection> RawConnection::Connect(uint16_t port) {
+std::unique_ptr<RawConnection> RawConnection::Connect(uint16_t port, const std::string& source) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     std::perror("socket");
     return nullptr;
+  }
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      std::perror("bind");
+      close(fd);
+      return nullptr;
+    }
   }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;

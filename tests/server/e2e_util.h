@@ -94,8 +94,10 @@ struct RawResponse {
 
 class RawConnection {
  public:
-  // Connects to 127.0.0.1:port. Returns nullptr (after printing why) when it cannot.
-  static std::unique_ptr<RawConnection> Connect(uint16_t port);
+  // Connects to 127.0.0.1:port, from `source` (another loopback address such as 127.0.0.2, so
+  // that a test can be several clients) when it is not empty. Returns nullptr (after printing
+  // why) when it cannot.
+  static std::unique_ptr<RawConnection> Connect(uint16_t port, const std::string& source = "");
   ~RawConnection();
   RawConnection(const RawConnection&) = delete;
   RawConnection& operator=(const RawConnection&) = delete;
