@@ -563,9 +563,10 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
   add("key-file", &raw.key_file, "PATH",
       "Server key sealing the stored backups; empty = <data-dir>.key, made on first start");
   add("guess-burst", &raw.guess_burst, "N",
-      "Lookups ending in 404 a client may make at once; 0 = no guess budget");
+      "Requests that may be guesses (misses, creating PUTs, failed credentials) a client may "
+      "make at once; 0 = no guess budget");
   add("guess-refill-per-day", &raw.guess_refill_per_day, "N",
-      "Lookups ending in 404 given back to a client per day");
+      "Guess budget tokens given back to a client per day");
   add("request-burst", &raw.request_burst, "N",
       "General per-client request budget: burst; 0 = off (with request-rate)");
   add("request-rate", &raw.request_rate, "N",

@@ -61,7 +61,8 @@ struct ServerConfig {
   // The server key (32 bytes) that seals stored backups. Empty: "<data-dir>.key", a file beside
   // the data directory. A systemd credential "server-key" takes precedence.
   std::string key_file;
-  // Guess budget: lookups (GET, HEAD, DELETE) ending in 404 a client may make at once, and how
+  // Guess budget: requests that may be guesses (lookups that find nothing, PUTs that create,
+  // failed credentials) a client may make at once, and how
   // many it gets back per day. 0 turns it off.
   uint32_t guess_burst = 30;
   uint32_t guess_refill_per_day = 288;

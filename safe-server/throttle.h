@@ -65,7 +65,7 @@ struct Cidr {
 Result<std::vector<Cidr>> ParseCidrList(std::string_view list);
 
 struct ThrottleOptions {
-  double guess_burst = 30;             // lookups ending in 404 a client may make at once
+  double guess_burst = 30;             // requests that may be guesses a client may make at once
   double guess_refill_per_day = 288;   // tokens added back per day
   double request_burst = 0;            // 0: no general request budget
   double request_rate_per_second = 0;  // refill of the request budget
