@@ -281,7 +281,9 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
     respond(std::move(response));
     return;
   }
-  pool_.Post([this, request = std::move(request), decided = std::move(decided),
+  // Fair between clients: one client's queue of Argon2 runs or writes does not hold up another's.
+  const uint64_t client = decided->client.value_or(0);
+  pool_.Post(client, [this, request = std::move(request), decided = std::move(decided),
               respond = std::move(respond), started]() {
     HttpResponse response = Handle(request, *decided);
     Observe(request, static_cast<int>(decided->route.kind), response, started);

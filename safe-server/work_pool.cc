@@ -16,14 +16,16 @@ WorkPool::~WorkPool() {
   for (auto& t : threads_) t.join();
 }
 
-void WorkPool::Post(std::function<void()> task) {
+void WorkPool::Post(uint64_t client, std::function<void()> task) {
   if (threads_.empty()) {
     task();
     return;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
-    tasks_.push_back(std::move(task));
+    std::deque<std::function<void()>>& queue = queues_[client];
+    if (queue.empty()) turn_.push_back(client);
+    queue.push_back(std::move(task));
   }
   cv_.notify_one();
 }
@@ -33,10 +35,18 @@ void WorkPool::Run() {
     std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
-      if (tasks_.empty()) return;  // stopping, and nothing left
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
+      cv_.wait(lock, [this] { return stopping_ || !turn_.empty(); });
+      if (turn_.empty()) return;  // stopping, and nothing left
+      const uint64_t client = turn_.front();
+      turn_.pop_front();
+      auto it = queues_.find(client);
+      task = std::move(it->second.front());
+      it->second.pop_front();
+      if (it->second.empty()) {
+        queues_.erase(it);
+      } else {
+        turn_.push_back(client);  // its next task waits for the others' turns
+      }
     }
     task();
   }
