@@ -29,6 +29,7 @@ class [[nodiscard]] Status {
     kIOError,           // the OS or storage engine failed
     kUnavailable,       // try again later (overload, shutting down)
     kPermissionDenied,  // authentication or authorisation failed
+    kFailedPrecondition,  // a condition the caller set does not hold (e.g. If-Match)
   };
 
   Status() = default;  // OK
@@ -46,6 +47,9 @@ class [[nodiscard]] Status {
   static Status PermissionDenied(std::string msg) {
     return Status(Code::kPermissionDenied, std::move(msg));
   }
+  static Status FailedPrecondition(std::string msg) {
+    return Status(Code::kFailedPrecondition, std::move(msg));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -57,6 +61,7 @@ class [[nodiscard]] Status {
   bool IsIOError() const { return code_ == Code::kIOError; }
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
   bool IsPermissionDenied() const { return code_ == Code::kPermissionDenied; }
+  bool IsFailedPrecondition() const { return code_ == Code::kFailedPrecondition; }
 
   const std::string& message() const { return message_; }
 
@@ -101,6 +106,9 @@ inline std::string Status::ToString() const {
       break;
     case Code::kPermissionDenied:
       name = "Permission denied";
+      break;
+    case Code::kFailedPrecondition:
+      name = "Failed precondition";
       break;
   }
   return message_.empty() ? std::string(name) : std::string(name) + ": " + message_;

@@ -14,7 +14,9 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "storage/backup_store.h"
 
@@ -28,15 +30,31 @@ class MemoryStore final : public BackupStore {
 
   Result<BackupRecord> Get(const BackupId& key) override;
   Result<BackupInfo> Stat(const BackupId& key) override;
-  Result<PutOutcome> Put(const BackupId& key, std::string_view blob, Day upload_day) override;
+  using BackupStore::Put;
+  Result<PutResult> Put(const BackupId& key, std::string_view blob, Day upload_day,
+                        const PutOptions& options) override;
+  Result<std::vector<VersionInfo>> ListVersions(const BackupId& key) override;
+  Result<BackupRecord> GetVersion(const BackupId& key, uint32_t n) override;
   Status Delete(const BackupId& key) override;
   // Visits a copy of the key set taken when the scan starts.
   Status Scan(const std::function<void(const BackupId&, const BackupInfo&)>& visit) override;
   Result<uint64_t> DeleteUploadedBefore(Day cutoff_day) override;
 
  private:
+  struct Version {
+    std::string blob;
+    VersionInfo info;
+  };
+  struct Entry {
+    BackupRecord current;           // current.info.versions etc. are filled in on the way out
+    std::vector<Version> versions;  // most recently replaced first
+  };
+  static BackupInfo InfoOf(const Entry& entry);
+  // Drops the versions replaced before cutoff_day.
+  static void TrimBefore(Entry* entry, Day cutoff_day);
+
   std::mutex mutex_;
-  std::map<BackupId, BackupRecord> records_;  // GUARDED_BY(mutex_)
+  std::map<BackupId, Entry> records_;  // GUARDED_BY(mutex_)
 };
 
 }  // namespace safe::storage

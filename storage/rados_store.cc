@@ -59,33 +59,99 @@ Status FromException(const std::string& what, const std::exception& e) {
   return Status::IOError(what + ": librados failed: " + e.what());
 }
 
-librados::bufferlist EncodeMeta(uint64_t size, Day day) {
-  char out[kMetaBytes];
-  out[0] = static_cast<char>(kMetaVersion);
-  for (int i = 0; i < 8; ++i) out[1 + i] = static_cast<char>((size >> (8 * i)) & 0xff);
-  uint32_t d;
-  std::memcpy(&d, &day, sizeof(d));
-  for (int i = 0; i < 4; ++i) out[9 + i] = static_cast<char>((d >> (8 * i)) & 0xff);
+// Metadata format 2 (issue 16): version (u8, = 2) | size (u64) | upload_day (i32) | tag (16) |
+// count of versions (u8) | per version, most recently replaced first: size (u64) | upload_day
+// (i32) | replaced_day (i32). The object's data is the current blob followed by the versions'
+// blobs in that order. Format 1 (13 bytes, no tag, no versions) is still read.
+constexpr uint8_t kMetaVersion2 = 2;
+constexpr size_t kMeta2Bytes = 1 + 8 + 4 + 16 + 1;
+constexpr size_t kMetaVersionBytes = 8 + 4 + 4;
+constexpr uint32_t kMaxVersions = 255;
+
+void AppendU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void AppendDay(std::string* out, Day day) {
+  uint32_t u;
+  std::memcpy(&u, &day, sizeof(u));
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+}
+uint64_t ReadU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+Day ReadDay(const char* p) {
+  uint32_t u = 0;
+  for (int i = 0; i < 4; ++i) u |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  Day day;
+  std::memcpy(&day, &u, sizeof(day));
+  return day;
+}
+
+// A decoded metadata xattr.
+struct Meta {
+  uint64_t size = 0;
+  Day upload_day = 0;
+  Tag tag{};
+  std::vector<VersionInfo> versions;  // most recently replaced first
+
+  BackupInfo Info() const {
+    BackupInfo info{size, upload_day, tag};
+    info.versions = static_cast<uint32_t>(versions.size());
+    for (const VersionInfo& v : versions) info.version_bytes += v.size;
+    info.oldest_replaced_day = versions.empty() ? 0 : versions.back().replaced_day;
+    return info;
+  }
+  // Bytes of the object's data: the current blob and every version's.
+  uint64_t DataBytes() const { return size + Info().version_bytes; }
+};
+
+librados::bufferlist EncodeMeta(const Meta& meta) {
+  std::string out;
+  out.push_back(static_cast<char>(kMetaVersion2));
+  AppendU64(&out, meta.size);
+  AppendDay(&out, meta.upload_day);
+  out.append(reinterpret_cast<const char*>(meta.tag.data()), meta.tag.size());
+  out.push_back(static_cast<char>(meta.versions.size()));
+  for (const VersionInfo& v : meta.versions) {
+    AppendU64(&out, v.size);
+    AppendDay(&out, v.upload_day);
+    AppendDay(&out, v.replaced_day);
+  }
   librados::bufferlist bl;
-  bl.append(out, sizeof(out));
+  bl.append(out.data(), out.size());
   return bl;
 }
 
-Result<BackupInfo> DecodeMeta(const librados::bufferlist& bl) {
-  if (bl.length() != kMetaBytes) return Status::Corruption("backup metadata has an unknown format");
+Result<Meta> DecodeFullMeta(const librados::bufferlist& bl) {
+  const Status unknown = Status::Corruption("backup metadata has an unknown format");
   std::string value = bl.to_str();
-  if (static_cast<uint8_t>(value[0]) != kMetaVersion) {
-    return Status::Corruption("backup metadata has an unknown format");
+  if (value.empty()) return unknown;
+  const char* p = value.data();
+  Meta meta;
+  if (static_cast<uint8_t>(p[0]) == kMetaVersion && value.size() == kMetaBytes) {
+    meta.size = ReadU64(p + 1);
+    meta.upload_day = ReadDay(p + 9);
+    return meta;
   }
-  BackupInfo info;
-  for (int i = 0; i < 8; ++i) {
-    info.size |= static_cast<uint64_t>(static_cast<uint8_t>(value[1 + i])) << (8 * i);
+  if (static_cast<uint8_t>(p[0]) != kMetaVersion2 || value.size() < kMeta2Bytes) return unknown;
+  const size_t count = static_cast<uint8_t>(p[kMeta2Bytes - 1]);
+  if (value.size() != kMeta2Bytes + count * kMetaVersionBytes) return unknown;
+  meta.size = ReadU64(p + 1);
+  meta.upload_day = ReadDay(p + 9);
+  std::memcpy(meta.tag.data(), p + 13, meta.tag.size());
+  for (size_t i = 0; i < count; ++i) {
+    const char* v = p + kMeta2Bytes + i * kMetaVersionBytes;
+    meta.versions.push_back(VersionInfo{ReadU64(v), ReadDay(v + 8), ReadDay(v + 12)});
   }
-  uint32_t d = 0;
-  for (int i = 0; i < 4; ++i)
-    d |= static_cast<uint32_t>(static_cast<uint8_t>(value[9 + i])) << (8 * i);
-  std::memcpy(&info.upload_day, &d, sizeof(d));
-  return info;
+  return meta;
+}
+
+Result<BackupInfo> DecodeMeta(const librados::bufferlist& bl) {
+  Result<Meta> meta = DecodeFullMeta(bl);
+  if (!meta.ok()) return meta.status();
+  return meta->Info();
 }
 
 // "days" omap key: 8 hex digits of the day with its sign bit flipped, so that the omap's byte
@@ -289,6 +355,23 @@ struct RadosBackupStore::Impl {
     for (size_t i = 0; i < names.size(); ++i) (*rcs)[i] = batch.rc(i);
   }
 
+  // Drops the versions of `name` replaced before cutoff, guarded by its metadata `meta_bytes`
+  // (decoded: meta); a record changed meanwhile is left alone.
+  Status TrimVersions(const std::string& name, const librados::bufferlist& meta_bytes,
+                      const Meta& meta, Day cutoff) {
+    Meta trimmed = meta;
+    while (!trimmed.versions.empty() && trimmed.versions.back().replaced_day < cutoff) {
+      trimmed.versions.pop_back();
+    }
+    librados::ObjectWriteOperation op;
+    op.cmpxattr(kMetaAttr, LIBRADOS_CMPXATTR_OP_EQ, meta_bytes);
+    op.truncate(trimmed.DataBytes());
+    op.setxattr(kMetaAttr, EncodeMeta(trimmed));
+    int rc = io.operate(name, &op, kWriteFlags);
+    if (rc == 0 || rc == -ENOENT || rc == -ECANCELED) return Status::OK();
+    return FromRados(rc, "sweep: trimming versions");
+  }
+
   // Walks one index shard of `day` (before cutoff), deleting expired records. Returns whether
   // the shard object is gone afterwards (false: left for the next sweep).
   Result<bool> SweepShard(Day day, int shard, Day cutoff, uint64_t* deleted) {
@@ -323,12 +406,21 @@ struct RadosBackupStore::Impl {
             if (error.ok()) error = FromRados(rcs[i], "sweep: metadata read");
             continue;
           }
-          Result<BackupInfo> info = DecodeMeta(metas[i]);
-          if (!info.ok()) {
-            if (error.ok()) error = info.status();
+          Result<Meta> meta = DecodeFullMeta(metas[i]);
+          if (!meta.ok()) {
+            if (error.ok()) error = meta.status();
             continue;
           }
-          if (info->upload_day >= cutoff) continue;  // re-uploaded since: a stale entry
+          if (meta->upload_day >= cutoff) {
+            // Re-uploaded since: a stale entry. The record's older versions may have expired
+            // (a version's replaced day is the upload day of the one after it, so this day's
+            // sweep is when they do): trim them.
+            if (!meta->versions.empty() && meta->versions.back().replaced_day < cutoff) {
+              Status trimmed = TrimVersions(page->keys[i], metas[i], *meta, cutoff);
+              if (!trimmed.ok() && error.ok()) error = trimmed;
+            }
+            continue;
+          }
           expired.push_back(i);
         }
         if (sweep_window_for_testing && !expired.empty()) sweep_window_for_testing();
@@ -416,29 +508,108 @@ Result<std::unique_ptr<RadosBackupStore>> RadosBackupStore::Open(const RadosOpti
   }
 }
 
+namespace {
+// The first read of a Get asks for this many bytes with the metadata: a current blob up to this
+// size costs one round trip however many versions follow it.
+constexpr uint64_t kFirstReadBytes = 1 << 20;
+
+// Bytes [offset, offset + length) of the object `name` if its metadata xattr is still `meta`;
+// FailedPrecondition when it changed.
+Result<std::string> ReadGuarded(librados::IoCtx& io, const std::string& name,
+                                const librados::bufferlist& meta, uint64_t offset,
+                                uint64_t length) {
+  librados::bufferlist data;
+  int data_rc = 0;
+  librados::ObjectReadOperation op;
+  op.cmpxattr(kMetaAttr, LIBRADOS_CMPXATTR_OP_EQ, meta);
+  op.read(offset, length, &data, &data_rc);
+  int rc = io.operate(name, &op, nullptr);
+  if (rc == -ECANCELED) return Status::FailedPrecondition("the record changed meanwhile");
+  if (rc < 0) return FromRados(rc, "get");
+  if (data.length() != length) {
+    return Status::Corruption("backup object length differs from its metadata");
+  }
+  return data.to_str();
+}
+}  // namespace
+
 Result<BackupRecord> RadosBackupStore::Get(const BackupId& key) {
   try {
-    librados::bufferlist data;
-    librados::bufferlist meta;
-    int data_rc = 0;
-    int meta_rc = 0;
-    librados::ObjectReadOperation op;
-    op.read(0, 0, &data, &data_rc);  // length 0: the whole object
-    op.getxattr(kMetaAttr, &meta, &meta_rc);
-    int rc = impl_->io.operate(key.ToHex(), &op, nullptr);
-    if (rc == -ENODATA) return Status::Corruption("backup object without metadata");
-    if (rc < 0) return FromRados(rc, "get");
-    Result<BackupInfo> info = DecodeMeta(meta);
-    if (!info.ok()) return info.status();
-    if (data.length() != info->size) {
-      return Status::Corruption("backup object length differs from its metadata");
+    const std::string name = key.ToHex();
+    for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+      librados::bufferlist data;
+      librados::bufferlist meta;
+      int data_rc = 0;
+      int meta_rc = 0;
+      librados::ObjectReadOperation op;
+      op.read(0, kFirstReadBytes, &data, &data_rc);
+      op.getxattr(kMetaAttr, &meta, &meta_rc);
+      int rc = impl_->io.operate(name, &op, nullptr);
+      if (rc == -ENODATA) return Status::Corruption("backup object without metadata");
+      if (rc < 0) return FromRados(rc, "get");
+      Result<Meta> decoded = DecodeFullMeta(meta);
+      if (!decoded.ok()) return decoded.status();
+      if (data.length() != std::min(decoded->DataBytes(), kFirstReadBytes)) {
+        return Status::Corruption("backup object length differs from its metadata");
+      }
+      BackupRecord record;
+      record.info = decoded->Info();
+      if (decoded->size <= data.length()) {
+        record.blob = data.to_str().substr(0, decoded->size);
+        return record;
+      }
+      Result<std::string> blob = ReadGuarded(impl_->io, name, meta, 0, decoded->size);
+      if (!blob.ok() && blob.status().IsFailedPrecondition()) continue;  // replaced meanwhile
+      if (!blob.ok()) return blob.status();
+      record.blob = std::move(blob).value();
+      return record;
     }
-    BackupRecord record;
-    record.blob = data.to_str();
-    record.info = *info;
-    return record;
+    return Status::IOError("get: the record kept changing while it was read");
   } catch (const std::exception& e) {
     return FromException("get", e);
+  }
+}
+
+Result<std::vector<VersionInfo>> RadosBackupStore::ListVersions(const BackupId& key) {
+  try {
+    librados::bufferlist meta;
+    int rc = impl_->io.getxattr(key.ToHex(), kMetaAttr, meta);
+    if (rc == -ENODATA) return Status::Corruption("backup object without metadata");
+    if (rc < 0) return FromRados(rc, "versions");
+    Result<Meta> decoded = DecodeFullMeta(meta);
+    if (!decoded.ok()) return decoded.status();
+    return decoded->versions;
+  } catch (const std::exception& e) {
+    return FromException("versions", e);
+  }
+}
+
+Result<BackupRecord> RadosBackupStore::GetVersion(const BackupId& key, uint32_t n) {
+  try {
+    const std::string name = key.ToHex();
+    for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
+      librados::bufferlist meta;
+      int rc = impl_->io.getxattr(name, kMetaAttr, meta);
+      if (rc == -ENODATA) return Status::Corruption("backup object without metadata");
+      if (rc < 0) return FromRados(rc, "version");
+      Result<Meta> decoded = DecodeFullMeta(meta);
+      if (!decoded.ok()) return decoded.status();
+      if (n == 0 || n > decoded->versions.size()) return Status::NotFound("no such version");
+      uint64_t offset = decoded->size;
+      for (uint32_t i = 0; i + 1 < n; ++i) offset += decoded->versions[i].size;
+      const VersionInfo& version = decoded->versions[n - 1];
+      Result<std::string> blob = ReadGuarded(impl_->io, name, meta, offset, version.size);
+      if (!blob.ok() && blob.status().IsFailedPrecondition()) continue;  // replaced meanwhile
+      if (!blob.ok()) return blob.status();
+      BackupRecord record;
+      record.blob = std::move(blob).value();
+      record.info.size = version.size;
+      record.info.upload_day = version.upload_day;
+      return record;
+    }
+    return Status::IOError("version: the record kept changing while it was read");
+  } catch (const std::exception& e) {
+    return FromException("version", e);
   }
 }
 
@@ -454,8 +625,8 @@ Result<BackupInfo> RadosBackupStore::Stat(const BackupId& key) {
   }
 }
 
-Result<PutOutcome> RadosBackupStore::Put(const BackupId& key, std::string_view blob,
-                                         Day upload_day) {
+Result<PutResult> RadosBackupStore::Put(const BackupId& key, std::string_view blob, Day upload_day,
+                                        const PutOptions& options) {
   try {
     const std::string name = key.ToHex();
     // The index first: an entry without its object is harmless, an object without its entry
@@ -476,25 +647,85 @@ Result<PutOutcome> RadosBackupStore::Put(const BackupId& key, std::string_view b
       }
       if (register_day) impl_->RememberDay(upload_day);
     }
+    Meta new_meta;
+    new_meta.size = blob.size();
+    new_meta.upload_day = upload_day;
+    new_meta.tag = options.tag ? *options.tag : RandomTag();
+    const PutResult created{PutOutcome::kCreated, new_meta.tag};
+    const PutResult replaced{PutOutcome::kReplaced, new_meta.tag};
     librados::bufferlist data;
     data.append(blob.data(), blob.size());
-    const librados::bufferlist meta = EncodeMeta(blob.size(), upload_day);
+    const bool plain =
+        options.keep_versions == 0 && !options.if_match && !options.if_absent && !options.if_exists;
     for (int attempt = 0; attempt < kPutAttempts; ++attempt) {
-      // A re-upload, the common case: one round trip.
-      librados::ObjectWriteOperation replace;
-      replace.assert_exists();
-      replace.write_full(data);
-      replace.setxattr(kMetaAttr, meta);
-      int rc = impl_->io.operate(name, &replace, kWriteFlags);
-      if (rc == 0) return PutOutcome::kReplaced;
-      if (rc != -ENOENT) return FromRados(rc, "put");
+      if (plain) {
+        // The apps' upload, the common case: one round trip (write_full drops any versions).
+        const librados::bufferlist meta = EncodeMeta(new_meta);
+        librados::ObjectWriteOperation replace;
+        replace.assert_exists();
+        replace.write_full(data);
+        replace.setxattr(kMetaAttr, meta);
+        int rc = impl_->io.operate(name, &replace, kWriteFlags);
+        if (rc == 0) return replaced;
+        if (rc != -ENOENT) return FromRados(rc, "put");
+      } else {
+        // Read what is there (its blobs too when versions are kept), decide, then write guarded
+        // by the metadata read: one atomic operation, refused if another put came in between.
+        librados::bufferlist old_meta;
+        librados::bufferlist old_data;
+        int meta_rc = 0;
+        int data_rc = 0;
+        librados::ObjectReadOperation read;
+        read.getxattr(kMetaAttr, &old_meta, &meta_rc);
+        if (options.keep_versions > 0) read.read(0, 0, &old_data, &data_rc);
+        int rc = impl_->io.operate(name, &read, nullptr);
+        if (rc == -ENODATA) return Status::Corruption("backup object without metadata");
+        if (rc < 0 && rc != -ENOENT) return FromRados(rc, "put");
+        if (rc == 0) {
+          Result<Meta> old = DecodeFullMeta(old_meta);
+          if (!old.ok()) return old.status();
+          if (options.if_absent) return Status::FailedPrecondition("the backup exists");
+          if (options.if_match && old->tag != *options.if_match) {
+            return Status::FailedPrecondition("the backup has changed");
+          }
+          Meta meta = new_meta;
+          librados::bufferlist new_data = data;
+          if (options.keep_versions > 0) {
+            if (old_data.length() != old->DataBytes()) {
+              return Status::Corruption("backup object length differs from its metadata");
+            }
+            std::vector<VersionInfo> all{VersionInfo{old->size, old->upload_day, upload_day}};
+            all.insert(all.end(), old->versions.begin(), old->versions.end());
+            const size_t keep =
+                std::min<size_t>(std::min(options.keep_versions, kMaxVersions), all.size());
+            uint64_t kept_bytes = 0;
+            for (size_t i = 0; i < keep; ++i) kept_bytes += all[i].size;
+            meta.versions.assign(all.begin(), all.begin() + keep);
+            // The kept blobs are a prefix of the old data: the old current, then its versions.
+            librados::bufferlist kept;
+            kept.substr_of(old_data, 0, kept_bytes);
+            new_data.claim_append(kept);
+          }
+          librados::ObjectWriteOperation replace;
+          replace.cmpxattr(kMetaAttr, LIBRADOS_CMPXATTR_OP_EQ, old_meta);
+          replace.write_full(new_data);
+          replace.setxattr(kMetaAttr, EncodeMeta(meta));
+          rc = impl_->io.operate(name, &replace, kWriteFlags);
+          if (rc == 0) return replaced;
+          if (rc == -ECANCELED || rc == -ENOENT) continue;  // changed meanwhile: decide again
+          return FromRados(rc, "put");
+        }
+        if (options.if_match || options.if_exists) {
+          return Status::NotFound("put: no backup under this key");
+        }
+      }
       // Absent: create it, unless a concurrent put created it first.
       librados::ObjectWriteOperation create;
       create.create(true);
       create.write_full(data);
-      create.setxattr(kMetaAttr, meta);
-      rc = impl_->io.operate(name, &create, kWriteFlags);
-      if (rc == 0) return PutOutcome::kCreated;
+      create.setxattr(kMetaAttr, EncodeMeta(new_meta));
+      int rc = impl_->io.operate(name, &create, kWriteFlags);
+      if (rc == 0) return created;
       if (rc != -EEXIST) return FromRados(rc, "put");
     }
     return Status::IOError("put: the record kept being created and deleted concurrently");

@@ -6,8 +6,17 @@
 // Layout in the pool (in options.name_space):
 //   <64 hex>          one object per backup, named by the hex of its key (the server passes
 //                     storage keys, HMACs of ids, through SealedStore). Its data is the blob;
-//                     its xattr "safe.meta" holds 13 bytes: format version (u8, = 1), size
-//                     (u64 LE), upload_day (i32 LE), as RocksDbStore's metadata.
+//                     its xattr "safe.meta" holds format 2: version (u8, = 2), size (u64 LE),
+//                     upload_day (i32 LE), tag (16 bytes), the count of versions (u8) and per
+//                     version its size, upload day and replaced day (format 1, 13 bytes without
+//                     tag and versions, is still read). Versions (issue 16): the object's data
+//                     is the current blob followed by the versions' blobs, most recent first, so
+//                     a replacing put that keeps versions is still ONE atomic write (write_full
+//                     of the new blob and the kept old ones, setxattr, guarded by cmpxattr of the
+//                     metadata it read). It reads the old data first and writes (N + 1) blobs:
+//                     versions cost RADOS bandwidth, not atomicity. The sweep trims expired
+//                     versions (truncate + setxattr, guarded) when it walks the day index of the
+//                     upload that made them expire.
 //   day-<D>-<h>       the index of uploads on day D: omap keys are the names of the backups put
 //                     on that day whose name starts with hex digit h (16 shards per day, so that
 //                     no omap object grows past Ceph's large-omap warning on a big server).
@@ -121,7 +130,15 @@ class RadosBackupStore final : public BackupStore {
   // Reads the metadata xattr only.
   Result<BackupInfo> Stat(const BackupId& key) override;
   // Index entry first, then one atomic write of blob and metadata (see the top of this file).
-  Result<PutOutcome> Put(const BackupId& key, std::string_view blob, Day upload_day) override;
+  // Conditions and kept versions read the object first and write it guarded by the metadata
+  // read (cmpxattr), trying again when another put came in between.
+  using BackupStore::Put;
+  Result<PutResult> Put(const BackupId& key, std::string_view blob, Day upload_day,
+                        const PutOptions& options) override;
+  // The metadata xattr only.
+  Result<std::vector<VersionInfo>> ListVersions(const BackupId& key) override;
+  // The metadata, then the version's byte range guarded by it.
+  Result<BackupRecord> GetVersion(const BackupId& key, uint32_t n) override;
   // Removes the object; its index entry goes stale and is dropped by a later sweep.
   Status Delete(const BackupId& key) override;
   // Walks the day index (not the pool): each live record once, under its current day. Index

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <filesystem>
 #include <mutex>
+#include <random>
 #include <shared_mutex>
 #include <system_error>
 #include <thread>
@@ -38,9 +39,19 @@ namespace {
 constexpr char kMetadataFamily[] = "metadata";
 constexpr char kBlobsFamily[] = "blobs";
 
-// Metadata value: version (u8) | size (u64 LE) | upload_day (i32 LE, two's complement).
-constexpr uint8_t kMetadataVersion = 1;
+// Metadata value, format 1 (records written before issue 16): version (u8, = 1) | size (u64 LE)
+// | upload_day (i32 LE, two's complement); the blob is under the key itself.
+// Format 2: version (u8, = 2) | size (u64) | upload_day (i32) | tag (16 bytes) | blob suffix
+// (u64) | count of versions (u8) | per version, most recently replaced first: size (u64) |
+// upload_day (i32) | replaced_day (i32) | blob suffix (u64). All little-endian. A blob is stored
+// in the blobs family under the key followed by its 8-byte suffix (random, never 0); suffix 0
+// means the key alone (a blob written in format 1).
+constexpr uint8_t kMetadataVersion1 = 1;
+constexpr uint8_t kMetadataVersion2 = 2;
 constexpr size_t kMetadataBytes = 1 + 8 + 4;
+constexpr size_t kMetadata2Bytes = 1 + 8 + 4 + 16 + 8 + 1;
+constexpr size_t kVersionBytes = 8 + 4 + 4 + 8;
+constexpr uint32_t kMaxVersions = 255;
 
 // Stripes of the per-key lock. Enough that unrelated keys rarely share one on a small machine.
 constexpr size_t kStripes = 64;
@@ -57,30 +68,109 @@ constexpr uint64_t kBlobFileBytes = 64 << 20;
 constexpr std::chrono::milliseconds kMinResumeBackoff{50};
 constexpr std::chrono::milliseconds kMaxResumeBackoff{1000};
 
-std::string EncodeInfo(const BackupInfo& info) {
-  std::string out(kMetadataBytes, '\0');
-  out[0] = static_cast<char>(kMetadataVersion);
-  for (int i = 0; i < 8; ++i) out[1 + i] = static_cast<char>((info.size >> (8 * i)) & 0xff);
-  uint32_t day;
-  std::memcpy(&day, &info.upload_day, sizeof(day));
-  for (int i = 0; i < 4; ++i) out[9 + i] = static_cast<char>((day >> (8 * i)) & 0xff);
+void PutU64(std::string* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutDay(std::string* out, Day day) {
+  uint32_t u;
+  std::memcpy(&u, &day, sizeof(u));
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((u >> (8 * i)) & 0xff));
+}
+uint64_t GetU64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v |= static_cast<uint64_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  return v;
+}
+Day GetDay(const char* p) {
+  uint32_t u = 0;
+  for (int i = 0; i < 4; ++i) u |= static_cast<uint32_t>(static_cast<uint8_t>(p[i])) << (8 * i);
+  Day day;
+  std::memcpy(&day, &u, sizeof(day));
+  return day;
+}
+
+struct StoredVersion {
+  VersionInfo info;
+  uint64_t suffix = 0;
+};
+
+// A decoded metadata value.
+struct Meta {
+  BackupInfo info;  // size, upload_day, tag (versions and the rest: see Info())
+  uint64_t suffix = 0;
+  std::vector<StoredVersion> versions;  // most recently replaced first
+
+  BackupInfo Info() const {
+    BackupInfo out = info;
+    out.versions = static_cast<uint32_t>(versions.size());
+    out.version_bytes = 0;
+    for (const StoredVersion& v : versions) out.version_bytes += v.info.size;
+    out.oldest_replaced_day = versions.empty() ? 0 : versions.back().info.replaced_day;
+    return out;
+  }
+};
+
+std::string EncodeMeta(const Meta& meta) {
+  std::string out;
+  out.reserve(kMetadata2Bytes + meta.versions.size() * kVersionBytes);
+  out.push_back(static_cast<char>(kMetadataVersion2));
+  PutU64(&out, meta.info.size);
+  PutDay(&out, meta.info.upload_day);
+  out.append(reinterpret_cast<const char*>(meta.info.tag.data()), meta.info.tag.size());
+  PutU64(&out, meta.suffix);
+  out.push_back(static_cast<char>(meta.versions.size()));
+  for (const StoredVersion& v : meta.versions) {
+    PutU64(&out, v.info.size);
+    PutDay(&out, v.info.upload_day);
+    PutDay(&out, v.info.replaced_day);
+    PutU64(&out, v.suffix);
+  }
   return out;
 }
 
-Result<BackupInfo> DecodeInfo(std::string_view value) {
-  if (value.size() != kMetadataBytes || static_cast<uint8_t>(value[0]) != kMetadataVersion) {
-    return Status::Corruption("backup metadata has an unknown format");
+Result<Meta> DecodeMeta(std::string_view value) {
+  const Status unknown = Status::Corruption("backup metadata has an unknown format");
+  if (value.empty()) return unknown;
+  Meta meta;
+  const char* p = value.data();
+  if (static_cast<uint8_t>(p[0]) == kMetadataVersion1 && value.size() == kMetadataBytes) {
+    meta.info.size = GetU64(p + 1);
+    meta.info.upload_day = GetDay(p + 9);
+    return meta;
   }
-  BackupInfo info;
-  for (int i = 0; i < 8; ++i) {
-    info.size |= static_cast<uint64_t>(static_cast<uint8_t>(value[1 + i])) << (8 * i);
+  if (static_cast<uint8_t>(p[0]) != kMetadataVersion2 || value.size() < kMetadata2Bytes) {
+    return unknown;
   }
-  uint32_t day = 0;
-  for (int i = 0; i < 4; ++i) {
-    day |= static_cast<uint32_t>(static_cast<uint8_t>(value[9 + i])) << (8 * i);
+  const size_t count = static_cast<uint8_t>(p[kMetadata2Bytes - 1]);
+  if (value.size() != kMetadata2Bytes + count * kVersionBytes) return unknown;
+  meta.info.size = GetU64(p + 1);
+  meta.info.upload_day = GetDay(p + 9);
+  std::memcpy(meta.info.tag.data(), p + 13, meta.info.tag.size());
+  meta.suffix = GetU64(p + 29);
+  for (size_t i = 0; i < count; ++i) {
+    const char* v = p + kMetadata2Bytes + i * kVersionBytes;
+    StoredVersion version;
+    version.info.size = GetU64(v);
+    version.info.upload_day = GetDay(v + 8);
+    version.info.replaced_day = GetDay(v + 12);
+    version.suffix = GetU64(v + 16);
+    meta.versions.push_back(version);
   }
-  std::memcpy(&info.upload_day, &day, sizeof(day));
-  return info;
+  return meta;
+}
+
+// The blobs family's key of a blob: the record's key, then the suffix unless it is 0.
+std::string BlobKey(const BackupId& key, uint64_t suffix) {
+  std::string out(key.AsStringView());
+  if (suffix != 0) PutU64(&out, suffix);
+  return out;
+}
+
+uint64_t NewSuffix() {
+  thread_local std::random_device device;
+  uint64_t suffix = 0;
+  while (suffix == 0) suffix = (uint64_t{device()} << 32) | device();
+  return suffix;
 }
 
 rocksdb::Slice ToSlice(const BackupId& key) {
@@ -397,12 +487,33 @@ struct RocksDbStore::Impl {
   }
 
   // REQUIRES: lifetime_mutex held (shared) and db open.
-  Result<BackupInfo> ReadInfo(const rocksdb::ReadOptions& read_options, const BackupId& key) {
+  Result<Meta> ReadMeta(const rocksdb::ReadOptions& read_options, const BackupId& key) {
     std::string value;
     rocksdb::Status s = db->Get(read_options, metadata, ToSlice(key), &value);
     if (s.IsNotFound()) return Status::NotFound("no backup under this key");
     if (!s.ok()) return FromRocks(s, "reading backup metadata");
-    return DecodeInfo(value);
+    return DecodeMeta(value);
+  }
+
+  // REQUIRES: lifetime_mutex held (shared) and db open.
+  Result<BackupInfo> ReadInfo(const rocksdb::ReadOptions& read_options, const BackupId& key) {
+    Result<Meta> meta = ReadMeta(read_options, key);
+    if (!meta.ok()) return meta.status();
+    return meta->Info();
+  }
+
+  // Reads the blob stored under key with suffix, whose length must be size.
+  // REQUIRES: lifetime_mutex held (shared) and db open.
+  Result<std::string> ReadBlob(rocksdb::ReadOptions read_options, const BackupId& key,
+                               uint64_t suffix, uint64_t size) {
+    std::string blob;
+    read_options.verify_checksums = verify_blob_checksums;
+    rocksdb::Status s = db->Get(read_options, blobs, BlobKey(key, suffix), &blob);
+    if (s.IsNotFound()) return Status::Corruption("backup metadata without its blob");
+    if (!s.ok()) return FromRocks(s, "reading a backup");
+    if (blob.size() != size)
+      return Status::Corruption("backup blob length differs from its metadata");
+    return blob;
   }
 
   // Brings the database back after a failed write or a background error (a full disk, a WAL
@@ -538,10 +649,9 @@ struct RocksDbStore::Impl {
     for (; it->Valid() && out->size() < kChunkRecords; it->Next()) {
       Result<BackupId> key = KeyFromSlice(it->key());
       if (!key.ok()) return key.status();
-      Result<BackupInfo> info =
-          DecodeInfo(std::string_view(it->value().data(), it->value().size()));
-      if (!info.ok()) return info.status();
-      out->emplace_back(*key, *info);
+      Result<Meta> meta = DecodeMeta(std::string_view(it->value().data(), it->value().size()));
+      if (!meta.ok()) return meta.status();
+      out->emplace_back(*key, meta->Info());
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scanning backup metadata");
     *done = !it->Valid();
@@ -703,17 +813,13 @@ Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
   rocksdb::ManagedSnapshot snapshot(impl_->db.get());
   rocksdb::ReadOptions read_options;
   read_options.snapshot = snapshot.snapshot();
-  Result<BackupInfo> info = impl_->ReadInfo(read_options, key);
-  if (!info.ok()) return info.status();
+  Result<Meta> meta = impl_->ReadMeta(read_options, key);
+  if (!meta.ok()) return meta.status();
+  Result<std::string> blob = impl_->ReadBlob(read_options, key, meta->suffix, meta->info.size);
+  if (!blob.ok()) return blob.status();
   BackupRecord record;
-  read_options.verify_checksums = impl_->verify_blob_checksums;
-  rocksdb::Status s = impl_->db->Get(read_options, impl_->blobs, ToSlice(key), &record.blob);
-  if (s.IsNotFound()) return Status::Corruption("backup metadata without its blob");
-  if (!s.ok()) return FromRocks(s, "reading a backup");
-  if (record.blob.size() != info->size) {
-    return Status::Corruption("backup blob length differs from its metadata");
-  }
-  record.info = *info;
+  record.blob = std::move(blob).value();
+  record.info = meta->Info();
   return record;
 }
 
@@ -723,33 +829,108 @@ Result<BackupInfo> RocksDbStore::Stat(const BackupId& key) {
   return impl_->ReadInfo(rocksdb::ReadOptions(), key);
 }
 
-Result<PutOutcome> RocksDbStore::Put(const BackupId& key, std::string_view blob, Day upload_day) {
+Result<std::vector<VersionInfo>> RocksDbStore::ListVersions(const BackupId& key) {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return impl_->NotOpen();
+  Result<Meta> meta = impl_->ReadMeta(rocksdb::ReadOptions(), key);
+  if (!meta.ok()) return meta.status();
+  std::vector<VersionInfo> out;
+  for (const StoredVersion& v : meta->versions) out.push_back(v.info);
+  return out;
+}
+
+Result<BackupRecord> RocksDbStore::GetVersion(const BackupId& key, uint32_t n) {
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  if (!impl_->db) return impl_->NotOpen();
+  if (impl_->metadata_only) {
+    return Status::Unavailable("the store is open for its metadata only: blobs cannot be read");
+  }
+  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
+  rocksdb::ReadOptions read_options;
+  read_options.snapshot = snapshot.snapshot();
+  Result<Meta> meta = impl_->ReadMeta(read_options, key);
+  if (!meta.ok()) return meta.status();
+  if (n == 0 || n > meta->versions.size()) return Status::NotFound("no such version");
+  const StoredVersion& version = meta->versions[n - 1];
+  Result<std::string> blob = impl_->ReadBlob(read_options, key, version.suffix, version.info.size);
+  if (!blob.ok()) return blob.status();
+  BackupRecord record;
+  record.blob = std::move(blob).value();
+  record.info.size = version.info.size;
+  record.info.upload_day = version.info.upload_day;
+  return record;
+}
+
+Result<PutResult> RocksDbStore::Put(const BackupId& key, std::string_view blob, Day upload_day,
+                                    const PutOptions& options) {
   if (impl_->read_only) return ReadOnly();  // set before the store exists: no lock needed
   impl_->Recover(/*for_write=*/true);
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return impl_->NotOpen();
 
-  const BackupInfo info{blob.size(), upload_day};
-  rocksdb::WriteBatch batch(blob.size() + 2 * BackupId::kBytes + kMetadataBytes + 64);
-  const rocksdb::Slice key_slice = ToSlice(key);
-  rocksdb::Status added = batch.Put(impl_->metadata, key_slice, EncodeInfo(info));
-  if (added.ok())
-    added = batch.Put(impl_->blobs, key_slice, rocksdb::Slice(blob.data(), blob.size()));
+  Meta meta;
+  meta.info.size = blob.size();
+  meta.info.upload_day = upload_day;
+  meta.info.tag = options.tag ? *options.tag : RandomTag();
+  meta.suffix = NewSuffix();
+  // The blob goes into the batch before the lock: copying it is the slow part.
+  rocksdb::WriteBatch batch(blob.size() + 4 * BackupId::kBytes + kMetadata2Bytes +
+                            kMaxVersions * kVersionBytes + 128);
+  rocksdb::Status added =
+      batch.Put(impl_->blobs, BlobKey(key, meta.suffix), rocksdb::Slice(blob.data(), blob.size()));
   if (!added.ok()) return FromRocks(added, "preparing a backup write");
 
   std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
-  Result<BackupInfo> old = impl_->ReadInfo(rocksdb::ReadOptions(), key);
+  Result<Meta> old = impl_->ReadMeta(rocksdb::ReadOptions(), key);
   if (!old.ok() && !old.status().IsNotFound()) return old.status();
+  if (options.if_absent && old.ok()) return Status::FailedPrecondition("the backup exists");
+  if ((options.if_match || options.if_exists) && !old.ok()) return old.status();  // NotFound
+  if (options.if_match && old->info.tag != *options.if_match) {
+    return Status::FailedPrecondition("the backup has changed");
+  }
+  // One batch: the new blob, the new metadata (the old blob as version 1) and the deletion of
+  // what falls out, so that a crash leaves the old record or the new one whole.
+  if (old.ok()) {
+    const uint32_t keep = std::min(options.keep_versions, kMaxVersions);
+    std::vector<StoredVersion> all;
+    all.push_back(
+        StoredVersion{VersionInfo{old->info.size, old->info.upload_day, upload_day}, old->suffix});
+    all.insert(all.end(), old->versions.begin(), old->versions.end());
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (i < keep) {
+        meta.versions.push_back(all[i]);
+        continue;
+      }
+      added = batch.Delete(impl_->blobs, BlobKey(key, all[i].suffix));
+      if (!added.ok()) return FromRocks(added, "preparing a backup write");
+    }
+  }
+  added = batch.Put(impl_->metadata, ToSlice(key), EncodeMeta(meta));
+  if (!added.ok()) return FromRocks(added, "preparing a backup write");
   Status written = impl_->Write(/*sync=*/true, &batch, "writing a backup");
   if (!written.ok()) return written;
-  impl_->bytes.fetch_add(info.size);
+  impl_->bytes.fetch_add(meta.info.size);
   if (!old.ok()) {
     impl_->backups.fetch_add(1);
-    return PutOutcome::kCreated;
+    return PutResult{PutOutcome::kCreated, meta.info.tag};
   }
-  impl_->bytes.fetch_sub(old->size);
-  return PutOutcome::kReplaced;
+  impl_->bytes.fetch_sub(old->info.size);  // bytes counts current blobs only
+  return PutResult{PutOutcome::kReplaced, meta.info.tag};
 }
+
+namespace {
+// Adds the deletion of a record's metadata and every blob of it to batch.
+rocksdb::Status DeleteRecord(rocksdb::WriteBatch* batch, rocksdb::ColumnFamilyHandle* metadata,
+                             rocksdb::ColumnFamilyHandle* blobs, const BackupId& key,
+                             const Meta& meta) {
+  rocksdb::Status s = batch->Delete(metadata, ToSlice(key));
+  if (s.ok()) s = batch->Delete(blobs, BlobKey(key, meta.suffix));
+  for (const StoredVersion& v : meta.versions) {
+    if (s.ok()) s = batch->Delete(blobs, BlobKey(key, v.suffix));
+  }
+  return s;
+}
+}  // namespace
 
 Status RocksDbStore::Delete(const BackupId& key) {
   if (impl_->read_only) return ReadOnly();  // set before the store exists: no lock needed
@@ -757,16 +938,15 @@ Status RocksDbStore::Delete(const BackupId& key) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return impl_->NotOpen();
   std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
-  Result<BackupInfo> old = impl_->ReadInfo(rocksdb::ReadOptions(), key);
+  Result<Meta> old = impl_->ReadMeta(rocksdb::ReadOptions(), key);
   if (!old.ok()) return old.status();
   rocksdb::WriteBatch batch;
-  rocksdb::Status added = batch.Delete(impl_->metadata, ToSlice(key));
-  if (added.ok()) added = batch.Delete(impl_->blobs, ToSlice(key));
+  rocksdb::Status added = DeleteRecord(&batch, impl_->metadata, impl_->blobs, key, *old);
   if (!added.ok()) return FromRocks(added, "preparing a backup deletion");
   Status written = impl_->Write(/*sync=*/true, &batch, "deleting a backup");
   if (!written.ok()) return written;
   impl_->backups.fetch_sub(1);
-  impl_->bytes.fetch_sub(old->size);
+  impl_->bytes.fetch_sub(old->info.size);
   return Status::OK();
 }
 
@@ -794,6 +974,7 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
   if (impl_->read_only) return ReadOnly();  // set before the store exists: no lock needed
   impl_->Recover(/*for_write=*/true);
   uint64_t deleted = 0;
+  bool synced_needed = false;
   std::string resume_after;
   bool first = true;
   bool done = false;
@@ -806,30 +987,46 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
     if (!read.ok()) return read;
     first = false;
     for (const auto& [key, scanned] : chunk) {
-      if (scanned.upload_day >= cutoff_day) continue;
+      const bool versions_expire = scanned.versions > 0 && scanned.oldest_replaced_day < cutoff_day;
+      if (scanned.upload_day >= cutoff_day && !versions_expire) continue;
       // Decide again under the key's lock: the record may have been re-uploaded (keep it) or
       // deleted since the chunk was read.
       std::lock_guard<std::mutex> stripe(impl_->StripeFor(key));
-      Result<BackupInfo> current = impl_->ReadInfo(rocksdb::ReadOptions(), key);
+      Result<Meta> current = impl_->ReadMeta(rocksdb::ReadOptions(), key);
       if (!current.ok()) {
         if (current.status().IsNotFound()) continue;
         return current.status();
       }
-      if (current->upload_day >= cutoff_day) continue;
       rocksdb::WriteBatch batch;
-      rocksdb::Status added = batch.Delete(impl_->metadata, ToSlice(key));
-      if (added.ok()) added = batch.Delete(impl_->blobs, ToSlice(key));
+      rocksdb::Status added;
+      const bool record_expired = current->info.upload_day < cutoff_day;
+      if (record_expired) {
+        added = DeleteRecord(&batch, impl_->metadata, impl_->blobs, key, *current);
+      } else {
+        // Replaced days do not increase from version 1 on: the expired ones are a tail.
+        Meta trimmed = *current;
+        while (!trimmed.versions.empty() &&
+               trimmed.versions.back().info.replaced_day < cutoff_day) {
+          if (added.ok())
+            added = batch.Delete(impl_->blobs, BlobKey(key, trimmed.versions.back().suffix));
+          trimmed.versions.pop_back();
+        }
+        if (trimmed.versions.size() == current->versions.size()) continue;
+        if (added.ok()) added = batch.Put(impl_->metadata, ToSlice(key), EncodeMeta(trimmed));
+      }
       if (!added.ok()) return FromRocks(added, "preparing an expired backup's deletion");
       // Not synced one by one: the WAL is synced once below. A crash before that can only
       // bring back expired records, which the next sweep deletes.
       Status written = impl_->Write(/*sync=*/false, &batch, "deleting an expired backup");
       if (!written.ok()) return written;
+      synced_needed = true;
+      if (!record_expired) continue;
       impl_->backups.fetch_sub(1);
-      impl_->bytes.fetch_sub(current->size);
+      impl_->bytes.fetch_sub(current->info.size);
       ++deleted;
     }
   }
-  if (deleted > 0) {
+  if (synced_needed) {
     std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
     if (!impl_->db) return impl_->NotOpen();
     Status synced = FromRocks(impl_->db->SyncWAL(), "syncing the expired backups' deletion");

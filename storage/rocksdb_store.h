@@ -2,11 +2,21 @@
 //
 // Layout. One RocksDB directory with two column families (plus RocksDB's mandatory "default"
 // family, which stays empty):
-//   "metadata"  key (32 raw bytes) -> 13 bytes: format version (u8, = 1), size (u64 LE),
-//               upload_day (i32 LE). Small, bloom-filtered, cheap to scan.
-//   "blobs"     key (32 raw bytes) -> the blob, unchanged. Values of at least min_blob_size
-//               bytes go to RocksDB blob files (integrated BlobDB) so that compaction does not
-//               rewrite them.
+//   "metadata"  key (32 raw bytes) -> format 2: version (u8, = 2), size (u64 LE), upload_day
+//               (i32 LE), tag (16 bytes), the blob's suffix (u64), the count of versions (u8)
+//               and per version its size, upload day, replaced day and blob suffix (24 bytes).
+//               Format 1 (13 bytes: version, size, upload_day; blob under the key alone) is
+//               still read. Small, bloom-filtered, cheap to scan.
+//   "blobs"     key (32 raw bytes) + suffix (8 random bytes, never 0) -> the blob, unchanged.
+//               Values of at least min_blob_size bytes go to RocksDB blob files (integrated
+//               BlobDB) so that compaction does not rewrite them.
+//
+// Versions (issue 16). A replacing Put writes the new blob under a new suffix and the metadata
+// naming it, keeps the old blob where it is (only its metadata entry moves into the version
+// list) and deletes the blobs beyond keep_versions, all in one WriteBatch: nothing is copied,
+// and a crash leaves the old record with its versions or the new one with the old blob as
+// version 1. Blob keys are the record's key plus a random suffix: under SealedStore, a storage
+// key, never an id.
 //
 // Blob garbage. A re-upload or delete leaves the old blob in its blob file as garbage. RocksDB's
 // own blob GC relocates every live blob of the oldest quarter of the blob files on EVERY
@@ -149,7 +159,14 @@ class RocksDbStore final : public BackupStore {
   // Unavailable for a store opened with ReadOnlyMode::kMetadataOnly.
   Result<BackupRecord> Get(const BackupId& key) override;
   Result<BackupInfo> Stat(const BackupId& key) override;
-  Result<PutOutcome> Put(const BackupId& key, std::string_view blob, Day upload_day) override;
+  using BackupStore::Put;
+  // One WriteBatch: the new blob, the metadata (the old blob as version 1) and the deletion of
+  // the blobs that fall out (see "Versions" above).
+  Result<PutResult> Put(const BackupId& key, std::string_view blob, Day upload_day,
+                        const PutOptions& options) override;
+  Result<std::vector<VersionInfo>> ListVersions(const BackupId& key) override;
+  // Unavailable for a store opened with ReadOnlyMode::kMetadataOnly.
+  Result<BackupRecord> GetVersion(const BackupId& key, uint32_t n) override;
   Status Delete(const BackupId& key) override;
   Status Scan(const std::function<void(const BackupId&, const BackupInfo&)>& visit) override;
   Result<uint64_t> DeleteUploadedBefore(Day cutoff_day) override;

@@ -39,6 +39,7 @@ constexpr char kKdfContext[crypto_kdf_CONTEXTBYTES + 1] = "safesrv1";
 constexpr uint64_t kStorageSubkeyId = 1;
 constexpr uint64_t kSealingSubkeyId = 2;
 constexpr uint64_t kCheckSubkeyId = 3;
+constexpr uint64_t kTagSubkeyId = 4;
 constexpr char kKeyCheckMessage[] = "safe-server key check v1";
 
 constexpr size_t kKeyBytes = 32;
@@ -130,6 +131,8 @@ struct SealedStore::Keys {
   crypto_auth_hmacsha256_state storage_hmac;
   // k2: the key of the per-record key derivation.
   WipedKey sealing;
+  // k4: the key of the records' tags.
+  WipedKey tagging;
   // AES-256-GCM, fetched once (an implicit fetch on every call would take OpenSSL's lock).
   EVP_CIPHER* fetched_cipher = nullptr;
   const EVP_CIPHER* cipher = nullptr;
@@ -140,6 +143,7 @@ struct SealedStore::Keys {
     DeriveSubkey(master, kStorageSubkeyId, &k1);
     crypto_auth_hmacsha256_init(&storage_hmac, k1.bytes, sizeof(k1.bytes));
     DeriveSubkey(master, kSealingSubkeyId, &sealing);
+    DeriveSubkey(master, kTagSubkeyId, &tagging);
     fetched_cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
     cipher = fetched_cipher != nullptr ? fetched_cipher : EVP_aes_256_gcm();
     ERR_clear_error();
@@ -282,9 +286,77 @@ Result<std::string> SealedStore::Open(const BackupId& storage_key, std::string_v
   return blob;
 }
 
+Tag SealedStore::TagOf(const BackupId& storage_key, std::string_view record) const {
+  crypto_generichash_state state;
+  crypto_generichash_init(&state, keys_->tagging.bytes, sizeof(keys_->tagging.bytes), 16);
+  crypto_generichash_update(&state, storage_key.bytes().data(), BackupId::kBytes);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(record.data());
+  crypto_generichash_update(&state, bytes + 1, kSaltBytes);
+  crypto_generichash_update(&state, bytes + record.size() - kTagBytes, kTagBytes);
+  Tag tag;
+  crypto_generichash_final(&state, tag.data(), tag.size());
+  return tag;
+}
+
+namespace {
+// An inner store's info with the sealing overhead taken off every blob. Corruption when a blob
+// is shorter than the overhead.
+Result<BackupInfo> PlainInfo(BackupInfo info) {
+  if (info.size < SealedStore::kOverhead ||
+      info.version_bytes < uint64_t{info.versions} * SealedStore::kOverhead) {
+    return Status::Corruption("a sealed backup record is shorter than its header and tag");
+  }
+  info.size -= SealedStore::kOverhead;
+  info.version_bytes -= uint64_t{info.versions} * SealedStore::kOverhead;
+  return info;
+}
+}  // namespace
+
 Result<BackupRecord> SealedStore::Get(const BackupId& id) {
   const BackupId storage_key = StorageKeyFor(id);
   Result<BackupRecord> sealed = inner_.Get(storage_key);
+  if (!sealed.ok()) return sealed.status();
+  Result<std::string> blob = Open(storage_key, sealed->blob);
+  if (!blob.ok()) return blob.status();
+  Result<BackupInfo> info = PlainInfo(sealed->info);
+  if (!info.ok()) return info.status();
+  BackupRecord record;
+  record.blob = std::move(blob).value();
+  record.info = *info;
+  return record;
+}
+
+Result<BackupInfo> SealedStore::Stat(const BackupId& id) {
+  Result<BackupInfo> info = inner_.Stat(StorageKeyFor(id));
+  if (!info.ok()) return info.status();
+  return PlainInfo(*info);
+}
+
+Result<PutResult> SealedStore::Put(const BackupId& id, std::string_view blob, Day upload_day,
+                                   const PutOptions& options) {
+  const BackupId storage_key = StorageKeyFor(id);
+  Result<std::string> record = Seal(storage_key, blob);
+  if (!record.ok()) return record.status();
+  PutOptions sealed_options = options;
+  sealed_options.tag = TagOf(storage_key, *record);
+  return inner_.Put(storage_key, *record, upload_day, sealed_options);
+}
+
+Result<std::vector<VersionInfo>> SealedStore::ListVersions(const BackupId& id) {
+  Result<std::vector<VersionInfo>> versions = inner_.ListVersions(StorageKeyFor(id));
+  if (!versions.ok()) return versions.status();
+  for (VersionInfo& v : *versions) {
+    if (v.size < kOverhead) {
+      return Status::Corruption("a sealed backup record is shorter than its header and tag");
+    }
+    v.size -= kOverhead;
+  }
+  return versions;
+}
+
+Result<BackupRecord> SealedStore::GetVersion(const BackupId& id, uint32_t n) {
+  const BackupId storage_key = StorageKeyFor(id);
+  Result<BackupRecord> sealed = inner_.GetVersion(storage_key, n);
   if (!sealed.ok()) return sealed.status();
   Result<std::string> blob = Open(storage_key, sealed->blob);
   if (!blob.ok()) return blob.status();
@@ -295,32 +367,17 @@ Result<BackupRecord> SealedStore::Get(const BackupId& id) {
   return record;
 }
 
-Result<BackupInfo> SealedStore::Stat(const BackupId& id) {
-  Result<BackupInfo> info = inner_.Stat(StorageKeyFor(id));
-  if (!info.ok()) return info.status();
-  if (info->size < kOverhead) {
-    return Status::Corruption("a sealed backup record is shorter than its header and tag");
-  }
-  return BackupInfo{info->size - kOverhead, info->upload_day};
-}
-
-Result<PutOutcome> SealedStore::Put(const BackupId& id, std::string_view blob, Day upload_day) {
-  const BackupId storage_key = StorageKeyFor(id);
-  Result<std::string> record = Seal(storage_key, blob);
-  if (!record.ok()) return record.status();
-  return inner_.Put(storage_key, *record, upload_day);
-}
-
 Status SealedStore::Delete(const BackupId& id) { return inner_.Delete(StorageKeyFor(id)); }
 
 Status SealedStore::Scan(const std::function<void(const BackupId&, const BackupInfo&)>& visit) {
   bool short_record = false;
   Status status = inner_.Scan([&](const BackupId& storage_key, const BackupInfo& info) {
-    if (info.size < kOverhead) {
+    Result<BackupInfo> plain = PlainInfo(info);
+    if (!plain.ok()) {
       short_record = true;
       return;
     }
-    visit(storage_key, BackupInfo{info.size - kOverhead, info.upload_day});
+    visit(storage_key, *plain);
   });
   if (!status.ok()) return status;
   if (short_record) {

@@ -20,10 +20,18 @@
 //   through OpenSSL (AES-NI, VAES); it measured faster here than libsodium's
 //   XChaCha20-Poly1305 (figures at the top of sealed_store.cc; `sealed_store_bench`).
 //
+// - Tags (the server's ETag). A record's tag is the first 16 bytes of BLAKE2b keyed with a
+//   fourth subkey k4 over the storage key, the salt and the AES-GCM tag of the sealed record: a
+//   MAC of the sealed blob, new with every write (fresh salt), that costs one small hash and
+//   reveals nothing without the server key.
+// - Versions (issue 16). A replaced record is kept by the inner store as it is, sealed under the
+//   same storage key: it opens exactly as the current one did. The inner store names its
+//   versions' blobs after the storage key (never the id).
+//
 // k1, k2 and a third subkey k3 are derived from the master key with libsodium's KDF
-// (crypto_kdf_derive_from_key, context "safesrv1", subkey ids 1, 2, 3). k3 only makes KeyCheck(),
-// a value stored beside the data so that a wrong key is refused at start instead of turning
-// every backup into a Corruption error.
+// (crypto_kdf_derive_from_key, context "safesrv1", subkey ids 1, 2, 3; k4 is id 4). k3 only makes
+// KeyCheck(), a value stored beside the data so that a wrong key is refused at start instead of
+// turning every backup into a Corruption error.
 //
 // What callers see. Get, Stat and Scan report the plaintext size (the sealed size less
 // kOverhead). Scan yields STORAGE keys, not backup ids (an HMAC cannot be inverted); the only
@@ -105,7 +113,14 @@ class SealedStore final : public BackupStore {
   Result<BackupRecord> Get(const BackupId& id) override;
   // The plaintext size; Corruption when the record is shorter than kOverhead.
   Result<BackupInfo> Stat(const BackupId& id) override;
-  Result<PutOutcome> Put(const BackupId& id, std::string_view blob, Day upload_day) override;
+  // options.tag is ignored: the tag is the sealed record's MAC (see the top of this file).
+  using BackupStore::Put;
+  Result<PutResult> Put(const BackupId& id, std::string_view blob, Day upload_day,
+                        const PutOptions& options) override;
+  // Plaintext sizes.
+  Result<std::vector<VersionInfo>> ListVersions(const BackupId& id) override;
+  // Corruption when the version does not open under this key.
+  Result<BackupRecord> GetVersion(const BackupId& id, uint32_t n) override;
   Status Delete(const BackupId& id) override;
   // Visits (storage key, info with the plaintext size). A record shorter than kOverhead is not
   // visited; the scan then goes on and returns Corruption at the end.
@@ -128,6 +143,8 @@ class SealedStore final : public BackupStore {
 
   // Seals blob under storage_key into one record string.
   Result<std::string> Seal(const BackupId& storage_key, std::string_view blob) const;
+  // The tag of a sealed record (REQUIRES: record.size() >= kOverhead).
+  Tag TagOf(const BackupId& storage_key, std::string_view record) const;
   // Opens a sealed record stored under storage_key into the blob.
   Result<std::string> Open(const BackupId& storage_key, std::string_view record) const;
 

@@ -28,8 +28,16 @@ class CountingStore final : public storage::BackupStore {
  public:
   Result<storage::BackupRecord> Get(const BackupId& k) override { return ++calls, inner.Get(k); }
   Result<storage::BackupInfo> Stat(const BackupId& k) override { return ++calls, inner.Stat(k); }
-  Result<storage::PutOutcome> Put(const BackupId& k, std::string_view b, Day d) override {
-    return ++calls, inner.Put(k, b, d);
+  using storage::BackupStore::Put;
+  Result<storage::PutResult> Put(const BackupId& k, std::string_view b, Day d,
+                                 const storage::PutOptions& o) override {
+    return ++calls, inner.Put(k, b, d, o);
+  }
+  Result<std::vector<storage::VersionInfo>> ListVersions(const BackupId& k) override {
+    return ++calls, inner.ListVersions(k);
+  }
+  Result<storage::BackupRecord> GetVersion(const BackupId& k, uint32_t n) override {
+    return ++calls, inner.GetVersion(k, n);
   }
   Status Delete(const BackupId& k) override { return ++calls, inner.Delete(k); }
   Status Scan(const std::function<void(const BackupId&, const storage::BackupInfo&)>& v) override {

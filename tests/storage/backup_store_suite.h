@@ -350,5 +350,191 @@ TYPED_TEST(BackupStoreTest, RecordsReuploadedDuringTheSweepAreKept) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Versions, tags and conditions (issue 16).
+
+PutOptions Keep(uint32_t n) {
+  PutOptions options;
+  options.keep_versions = n;
+  return options;
+}
+
+TYPED_TEST(BackupStoreTest, ReplacingPutKeepsThePreviousBlobsUpToKeepVersions) {
+  const BackupId key = KeyFor(1);
+  for (int i = 0; i < 5; ++i) {
+    auto put = this->store_->Put(key, BlobFor(i, 100 + i), 1000 + i, Keep(3));
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+    EXPECT_EQ(put->outcome, i == 0 ? PutOutcome::kCreated : PutOutcome::kReplaced);
+  }
+  EXPECT_EQ(this->store_->Get(key)->blob, BlobFor(4, 104));
+  auto versions = this->store_->ListVersions(key);
+  ASSERT_TRUE(versions.ok()) << versions.status().ToString();
+  ASSERT_EQ(versions->size(), 3u);
+  for (uint32_t n = 1; n <= 3; ++n) {
+    const int i = 4 - static_cast<int>(n);  // version n is the upload before the n-th latest
+    EXPECT_EQ((*versions)[n - 1].size, 100u + i) << "version " << n;
+    EXPECT_EQ((*versions)[n - 1].upload_day, 1000 + i);
+    EXPECT_EQ((*versions)[n - 1].replaced_day, 1000 + i + 1);
+    auto got = this->store_->GetVersion(key, n);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(got->blob == BlobFor(i, 100 + i)) << "version " << n;
+    EXPECT_EQ(got->info.size, 100u + i);
+    EXPECT_EQ(got->info.upload_day, 1000 + i);
+  }
+  EXPECT_TRUE(this->store_->GetVersion(key, 0).status().IsNotFound());
+  EXPECT_TRUE(this->store_->GetVersion(key, 4).status().IsNotFound());
+  auto stat = this->store_->Stat(key);
+  ASSERT_TRUE(stat.ok());
+  EXPECT_EQ(stat->size, 104u);
+  EXPECT_EQ(stat->versions, 3u);
+  EXPECT_EQ(stat->version_bytes, 103u + 102u + 101u);
+  EXPECT_EQ(stat->oldest_replaced_day, 1002);
+  auto scanned = this->ScanAll();
+  ASSERT_EQ(scanned.size(), 1u);
+  EXPECT_EQ(scanned.begin()->second.versions, 3u);
+  EXPECT_EQ(scanned.begin()->second.version_bytes, 306u);
+}
+
+TYPED_TEST(BackupStoreTest, ThePlainPutKeepsNoVersionsAndDropsThoseThereWere) {
+  const BackupId key = KeyFor(1);
+  ASSERT_TRUE(this->store_->Put(key, "one", 1).ok());
+  ASSERT_TRUE(this->store_->Put(key, "two", 2).ok());
+  ASSERT_TRUE(this->store_->ListVersions(key).ok());
+  EXPECT_TRUE(this->store_->ListVersions(key)->empty());
+  ASSERT_TRUE(this->store_->Put(key, "three", 3, Keep(2)).ok());
+  EXPECT_EQ(this->store_->ListVersions(key)->size(), 1u);
+  ASSERT_TRUE(this->store_->Put(key, "four", 4).ok());  // keep_versions 0: versions off
+  EXPECT_TRUE(this->store_->ListVersions(key)->empty());
+  EXPECT_EQ(this->store_->Get(key)->blob, "four");
+  EXPECT_TRUE(this->store_->ListVersions(KeyFor(2)).status().IsNotFound());
+  EXPECT_TRUE(this->store_->GetVersion(KeyFor(2), 1).status().IsNotFound());
+}
+
+TYPED_TEST(BackupStoreTest, DeleteRemovesTheVersionsToo) {
+  const BackupId key = KeyFor(1);
+  ASSERT_TRUE(this->store_->Put(key, "one", 1, Keep(3)).ok());
+  ASSERT_TRUE(this->store_->Put(key, "two", 2, Keep(3)).ok());
+  ASSERT_TRUE(this->store_->Delete(key).ok());
+  EXPECT_TRUE(this->store_->ListVersions(key).status().IsNotFound());
+  EXPECT_TRUE(this->store_->GetVersion(key, 1).status().IsNotFound());
+  // Created again: nothing of before comes back.
+  auto put = this->store_->Put(key, "new", 3, Keep(3));
+  ASSERT_TRUE(put.ok());
+  EXPECT_EQ(put->outcome, PutOutcome::kCreated);
+  EXPECT_TRUE(this->store_->ListVersions(key)->empty());
+}
+
+TYPED_TEST(BackupStoreTest, EveryPutGivesANewTagThatStatAndGetReport) {
+  const BackupId key = KeyFor(1);
+  auto first = this->store_->Put(key, "same", 1, Keep(1));
+  auto second = this->store_->Put(key, "same", 1, Keep(1));
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_NE(first->tag, Tag{});
+  EXPECT_NE(first->tag, second->tag);
+  EXPECT_EQ(this->store_->Stat(key)->tag, second->tag);
+  EXPECT_EQ(this->store_->Get(key)->info.tag, second->tag);
+}
+
+TYPED_TEST(BackupStoreTest, IfMatchWritesOnlyOverTheMatchingTag) {
+  const BackupId key = KeyFor(1);
+  PutOptions stale = Keep(2);
+  stale.if_match = Tag{1, 2, 3};
+  EXPECT_TRUE(this->store_->Put(key, "x", 1, stale).status().IsNotFound());
+  PutOptions exists;
+  exists.if_exists = true;
+  EXPECT_TRUE(this->store_->Put(key, "x", 1, exists).status().IsNotFound());
+  EXPECT_TRUE(this->store_->Stat(key).status().IsNotFound());  // nothing written
+
+  auto first = this->store_->Put(key, "first", 1, Keep(2));
+  ASSERT_TRUE(first.ok());
+  auto other = this->store_->Put(key, "other device", 2, Keep(2));
+  ASSERT_TRUE(other.ok());
+  PutOptions seen_first = Keep(2);
+  seen_first.if_match = first->tag;
+  EXPECT_TRUE(this->store_->Put(key, "stale", 3, seen_first).status().IsFailedPrecondition());
+  EXPECT_EQ(this->store_->Get(key)->blob, "other device");
+  EXPECT_EQ(this->store_->ListVersions(key)->size(), 1u);
+
+  PutOptions seen_other = Keep(2);
+  seen_other.if_match = other->tag;
+  auto put = this->store_->Put(key, "fresh", 3, seen_other);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->outcome, PutOutcome::kReplaced);
+  EXPECT_EQ(this->store_->Get(key)->blob, "fresh");
+  EXPECT_EQ(this->store_->GetVersion(key, 1)->blob, "other device");
+  auto replaced = this->store_->Put(key, "any", 4, exists);
+  ASSERT_TRUE(replaced.ok()) << replaced.status().ToString();
+  EXPECT_EQ(replaced->outcome, PutOutcome::kReplaced);
+}
+
+TYPED_TEST(BackupStoreTest, IfAbsentCreatesOnlyOnce) {
+  const BackupId key = KeyFor(1);
+  PutOptions absent;
+  absent.if_absent = true;
+  auto put = this->store_->Put(key, "mine", 1, absent);
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->outcome, PutOutcome::kCreated);
+  EXPECT_TRUE(this->store_->Put(key, "theirs", 1, absent).status().IsFailedPrecondition());
+  EXPECT_EQ(this->store_->Get(key)->blob, "mine");
+}
+
+TYPED_TEST(BackupStoreTest, ConcurrentConditionalPutsOverOneTagLetExactlyOneThrough) {
+  const BackupId key = KeyFor(1);
+  auto base = this->store_->Put(key, "base", 1, Keep(3));
+  ASSERT_TRUE(base.ok());
+  constexpr int kThreads = 8;
+  std::atomic<int> won{0};
+  std::atomic<int> refused{0};
+  std::atomic<int> failed{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&, t] {
+      PutOptions options = Keep(3);
+      options.if_match = base->tag;
+      auto put = this->store_->Put(key, BlobFor(t, 1000), 2, options);
+      if (put.ok()) {
+        won.fetch_add(1);
+      } else if (put.status().IsFailedPrecondition()) {
+        refused.fetch_add(1);
+      } else {
+        failed.fetch_add(1);
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  EXPECT_EQ(won.load(), 1);
+  EXPECT_EQ(refused.load(), kThreads - 1);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(this->store_->ListVersions(key)->size(), 1u);
+  EXPECT_EQ(this->store_->GetVersion(key, 1)->blob, "base");
+}
+
+TYPED_TEST(BackupStoreTest, TheSweepDropsVersionsReplacedBeforeTheCutoff) {
+  const BackupId key = KeyFor(1);
+  const BackupId plain = KeyFor(2);
+  // Uploaded on days 10, 20, 30, 40: versions replaced on 40 (the day-30 blob), 30 and 20.
+  for (Day day : {10, 20, 30, 40}) {
+    ASSERT_TRUE(this->store_->Put(key, "day " + std::to_string(day), day, Keep(5)).ok());
+  }
+  ASSERT_TRUE(this->store_->Put(plain, "p", 40).ok());
+  auto deleted = this->store_->DeleteUploadedBefore(31);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().ToString();
+  EXPECT_EQ(*deleted, 0u);  // records deleted; dropped versions are not counted
+  auto versions = this->store_->ListVersions(key);
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 1u);  // only the one replaced on day 40 stays
+  EXPECT_EQ((*versions)[0].replaced_day, 40);
+  EXPECT_EQ(this->store_->GetVersion(key, 1)->blob, "day 30");
+  EXPECT_TRUE(this->store_->GetVersion(key, 2).status().IsNotFound());
+  EXPECT_EQ(this->store_->Stat(key)->versions, 1u);
+
+  // The record expires whole, versions and all.
+  deleted = this->store_->DeleteUploadedBefore(41);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(*deleted, 2u);
+  EXPECT_TRUE(this->store_->ListVersions(key).status().IsNotFound());
+  EXPECT_TRUE(this->ScanAll().empty());
+}
+
 }  // namespace
 }  // namespace safe::storage

@@ -139,13 +139,23 @@ class RecordingStore final : public BackupStore {
     Note(key);
     return inner_.Stat(key);
   }
-  Result<PutOutcome> Put(const BackupId& key, std::string_view blob, Day day) override {
+  using BackupStore::Put;
+  Result<PutResult> Put(const BackupId& key, std::string_view blob, Day day,
+                        const PutOptions& options) override {
     Note(key);
     {
       std::lock_guard<std::mutex> lock(mu_);
       values_.emplace_back(blob);
     }
-    return inner_.Put(key, blob, day);
+    return inner_.Put(key, blob, day, options);
+  }
+  Result<std::vector<VersionInfo>> ListVersions(const BackupId& key) override {
+    Note(key);
+    return inner_.ListVersions(key);
+  }
+  Result<BackupRecord> GetVersion(const BackupId& key, uint32_t n) override {
+    Note(key);
+    return inner_.GetVersion(key, n);
   }
   Status Delete(const BackupId& key) override {
     Note(key);
@@ -471,6 +481,41 @@ TEST(SealedStoreStolenDiskTest, ACopyOfTheDataDirectoryHoldsNoIdAndNoBlob) {
     ASSERT_TRUE(got.ok()) << got.status().ToString();
     EXPECT_TRUE(got->blob == u.blob);
   }
+}
+
+TEST(SealedStoreStolenDiskTest, VersionsLeaveNoIdAndNoBlobEither) {
+  // Issue 16: versions are named after the storage key (plus a random suffix), never the id,
+  // and stay sealed.
+  std::vector<std::vector<Upload>> generations;
+  for (int g = 0; g < 4; ++g) {
+    std::vector<Upload> uploads = RandomUploads(20);
+    if (g > 0) {
+      for (size_t i = 0; i < uploads.size(); ++i) uploads[i].id = generations[0][i].id;
+    }
+    generations.push_back(uploads);
+  }
+  TempDir dir;
+  RocksDbOptions options;
+  options.path = dir.path() + "/sealed";
+  auto engine = RocksDbStore::Open(options);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  {
+    SealedStore store(KeyWithSeed(11), **engine);
+    PutOptions keep;
+    keep.keep_versions = 3;
+    for (const auto& uploads : generations) {
+      for (const Upload& u : uploads) ASSERT_TRUE(store.Put(u.id, u.blob, 20000, keep).ok());
+    }
+    auto versions = store.ListVersions(generations[0][0].id);
+    ASSERT_TRUE(versions.ok());
+    EXPECT_EQ(versions->size(), 3u);
+    auto oldest = store.GetVersion(generations[0][0].id, 3);
+    ASSERT_TRUE(oldest.ok()) << oldest.status().ToString();
+    EXPECT_TRUE(oldest->blob == generations[0][0].blob);
+  }
+  ASSERT_TRUE((*engine)->Close().ok());
+  const std::string disk = ReadEveryFile(options.path);
+  for (const auto& uploads : generations) EXPECT_EQ(CountTraces(disk, uploads), 0);
 }
 
 }  // namespace
