@@ -30,6 +30,7 @@ class [[nodiscard]] Status {
     kUnavailable,       // try again later (overload, shutting down)
     kPermissionDenied,  // authentication or authorisation failed
     kFailedPrecondition,  // a condition the caller set does not hold (e.g. If-Match)
+    kAlreadyExists,     // a create-once thing exists already (e.g. a spent access token)
   };
 
   Status() = default;  // OK
@@ -50,6 +51,9 @@ class [[nodiscard]] Status {
   static Status FailedPrecondition(std::string msg) {
     return Status(Code::kFailedPrecondition, std::move(msg));
   }
+  static Status AlreadyExists(std::string msg) {
+    return Status(Code::kAlreadyExists, std::move(msg));
+  }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
@@ -62,6 +66,7 @@ class [[nodiscard]] Status {
   bool IsUnavailable() const { return code_ == Code::kUnavailable; }
   bool IsPermissionDenied() const { return code_ == Code::kPermissionDenied; }
   bool IsFailedPrecondition() const { return code_ == Code::kFailedPrecondition; }
+  bool IsAlreadyExists() const { return code_ == Code::kAlreadyExists; }
 
   const std::string& message() const { return message_; }
 
@@ -109,6 +114,9 @@ inline std::string Status::ToString() const {
       break;
     case Code::kFailedPrecondition:
       name = "Failed precondition";
+      break;
+    case Code::kAlreadyExists:
+      name = "Already exists";
       break;
   }
   return message_.empty() ? std::string(name) : std::string(name) + ": " + message_;

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "safe-admin/access_keys.h"
 #include "safe-admin/commands.h"
 
 #ifndef SAFE_VERSION
@@ -107,6 +108,42 @@ int main(int argc, char** argv) {
                          "Print a new token for token authentication (Threema OnPrem) and its line "
                          "for the server's tokens file");
 
+  // Anonymous access credentials (issue 18): issuer keys and issuing (safe-admin/access_keys.h).
+  safe::admin::AccessKeyOptions access_options;
+  access_options.clock = &clock;
+  CLI::App* access_key = app.add_subcommand(
+      "access-key", "Manage the issuer keys of anonymous access credentials (new, list, retire)");
+  access_key->require_subcommand(1);
+  auto add_key_dir = [&access_options](CLI::App* cmd) {
+    cmd->add_option("--dir", access_options.dir,
+                    "The issuer key directory (issuer-keys list, .pem public and .key private "
+                    "keys)")
+        ->required();
+  };
+  CLI::App* key_new =
+      access_key->add_subcommand("new", "Make a new issuer key and add it to the list");
+  add_key_dir(key_new);
+  key_new->add_option("--days", access_options.days,
+                      "Its tokens are redeemed through today + this many days")
+      ->check(CLI::Range(1u, 3650u))
+      ->capture_default_str();
+  key_new->add_option("--bits", access_options.bits, "RSA modulus size: 2048, 3072 or 4096")
+      ->check(CLI::IsMember({2048, 3072, 4096}))
+      ->capture_default_str();
+  CLI::App* key_list = access_key->add_subcommand("list", "List the issuer keys");
+  add_key_dir(key_list);
+  CLI::App* key_retire = access_key->add_subcommand(
+      "retire", "Delete a key's private key (stop issuing with it); --remove also lists it no more");
+  add_key_dir(key_retire);
+  key_retire->add_option("ID", access_options.id, "The key's id as list shows it")->required();
+  key_retire->add_flag("--remove", access_options.remove,
+                       "Also take it off the list: the server refuses its tokens after a reload");
+  CLI::App* issue = app.add_subcommand(
+      "issue",
+      "Blind-sign one issue request read from standard input (for the payment system); prints "
+      "the blind signature");
+  add_key_dir(issue);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -123,5 +160,11 @@ int main(int argc, char** argv) {
   if (expire->parsed()) return safe::admin::RunExpire(expire_options, std::cout, std::cerr);
   if (hash->parsed()) return safe::admin::RunHashPassword(hash_options, std::cout, std::cerr);
   if (make_token->parsed()) return safe::admin::RunMakeToken(std::cout);
+  if (key_new->parsed()) return safe::admin::RunAccessKeyNew(access_options, std::cout, std::cerr);
+  if (key_list->parsed()) return safe::admin::RunAccessKeyList(access_options, std::cout, std::cerr);
+  if (key_retire->parsed()) {
+    return safe::admin::RunAccessKeyRetire(access_options, std::cout, std::cerr);
+  }
+  if (issue->parsed()) return safe::admin::RunIssue(access_options, std::cin, std::cout, std::cerr);
   return 2;  // require_subcommand(1) makes this unreachable
 }
