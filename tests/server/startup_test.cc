@@ -22,8 +22,11 @@ struct Started {
 };
 
 Started StartBinary(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {std::string(SAFE_BIN_DIR) + "/safe-server", "--listen",
-                                   "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"};
+  // Bounded: a server that starts instead of refusing is stopped after 20 s (exit 124).
+  std::vector<std::string> argv = {
+      "timeout",    "20",          std::string(SAFE_BIN_DIR) + "/safe-server",
+      "--listen",   "127.0.0.1:0", "--admin-listen",
+      "127.0.0.1:0"};
   argv.insert(argv.end(), args.begin(), args.end());
   Started s;
   std::string out;
