@@ -228,6 +228,8 @@ struct RawValues {
   std::string throttle_ipv4_prefix;
   std::string throttle_ipv6_prefix;
   std::string trusted_proxies;
+  std::string restore_page;
+  std::string cors_origins;
   std::string admin_listen;
   std::string admin_token_file;
   std::string checkpoint_dir;
@@ -271,6 +273,7 @@ RawValues DefaultsAsText() {
   raw.throttle_ipv4_prefix = std::to_string(d.throttle_ipv4_prefix);
   raw.throttle_ipv6_prefix = std::to_string(d.throttle_ipv6_prefix);
   raw.trusted_proxies = d.trusted_proxies;
+  raw.restore_page = d.restore_page ? "on" : "off";
   raw.admin_listen = d.admin_listen_host + ":" + std::to_string(d.admin_listen_port);
   raw.admin_token_file = d.admin_token_file;
   raw.checkpoint_dir = d.checkpoint_dir;
@@ -312,6 +315,55 @@ std::optional<KeyError> CheckTrustedProxies(const std::string& list) {
   if (!parsed.ok()) {
     return KeyError{"trusted-proxies",
                     "must be comma-separated IP addresses or ranges, got " + Quote(list)};
+  }
+  return std::nullopt;
+}
+
+// cors-origins: comma-separated origins as a browser sends them in Origin (scheme://host[:port],
+// no path, no default port), lower-cased; or "*". Empty: none.
+std::optional<KeyError> ParseCorsOrigins(const std::string& list, std::vector<std::string>* out) {
+  const std::string kKey = "cors-origins";
+  out->clear();
+  size_t at = 0;
+  while (at < list.size()) {
+    size_t comma = list.find(',', at);
+    if (comma == std::string::npos) comma = list.size();
+    std::string item = list.substr(at, comma - at);
+    at = comma + 1;
+    while (!item.empty() && item.front() == ' ') item.erase(0, 1);
+    while (!item.empty() && item.back() == ' ') item.pop_back();
+    if (item.empty()) continue;
+    if (item == "*") {
+      out->push_back(item);
+      continue;
+    }
+    for (char& c : item) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    if (!item.empty() && item.back() == '/') item.pop_back();
+    size_t scheme_end = item.find("://");
+    bool ok = scheme_end != std::string::npos && scheme_end > 0 &&
+              item.size() > scheme_end + 3 && isalpha(static_cast<unsigned char>(item[0]));
+    for (size_t i = 0; ok && i < scheme_end; ++i) {
+      char c = item[i];
+      ok = isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+    }
+    for (size_t i = ok ? scheme_end + 3 : item.size(); ok && i < item.size(); ++i) {
+      char c = item[i];
+      ok = isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+           c == '[' || c == ']' || c == '_';
+    }
+    if (!ok) {
+      return KeyError{kKey, "each origin is scheme://host[:port] with no path (e.g. "
+                            "https://app.example.org), or *; got " + Quote(item)};
+    }
+    auto ends_with = [&item](const std::string& tail) {
+      return item.size() > tail.size() &&
+             item.compare(item.size() - tail.size(), tail.size(), tail) == 0;
+    };
+    if ((item.compare(0, 8, "https://") == 0 && ends_with(":443")) ||
+        (item.compare(0, 7, "http://") == 0 && ends_with(":80"))) {
+      return KeyError{kKey, Quote(item) + ": leave out the default port, browsers never send it"};
+    }
+    out->push_back(item);
   }
   return std::nullopt;
 }
@@ -408,6 +460,8 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->throttle_ipv6_prefix = static_cast<int>(n);
   if (auto e = CheckTrustedProxies(raw.trusted_proxies)) return e;
   config->trusted_proxies = raw.trusted_proxies;
+  if (auto e = ParseBool("restore-page", raw.restore_page, &config->restore_page)) return e;
+  if (auto e = ParseCorsOrigins(raw.cors_origins, &config->cors_origins)) return e;
   if (auto e =
           ParseListen(raw.admin_listen, &config->admin_listen_host, &config->admin_listen_port)) {
     e->key = "admin-listen";
@@ -577,6 +631,11 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
       "Clients are told apart by this IPv6 prefix (1 to 128)");
   add("trusted-proxies", &raw.trusted_proxies, "LIST",
       "Comma-separated reverse proxy addresses or ranges whose X-Forwarded-For is used");
+  add("restore-page", &raw.restore_page, "BOOL",
+      "Serve the restore page at /restore/ (the backup is decrypted in the browser): on or off");
+  add("cors-origins", &raw.cors_origins, "LIST",
+      "Comma-separated browser origins (https://host[:port], or *) allowed to call /config and "
+      "/backups/* from another origin (CORS); empty = none");
   add("admin-listen", &raw.admin_listen, "HOST:PORT",
       "Admin listener for /metrics, /healthz and /readyz (keep it on loopback)");
   add("admin-token-file", &raw.admin_token_file, "PATH",

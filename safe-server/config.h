@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace safe::server {
 
@@ -74,6 +75,12 @@ struct ServerConfig {
   int throttle_ipv6_prefix = 64;
   // Comma-separated addresses or ranges of reverse proxies whose X-Forwarded-For is believed.
   std::string trusted_proxies;
+  // The restore page at /restore/ (issue 17, docs/client.md): on by default.
+  bool restore_page = true;
+  // Browser origins ("https://host[:port]", or "*" for any) whose cross-origin calls to /config
+  // and /backups/* get CORS answers (a preflight before auth, Access-Control-Allow-Origin).
+  // Empty: none (the restore page is same-origin and needs none).
+  std::vector<std::string> cors_origins;
   // The admin listener (/metrics, /healthz, /readyz). Loopback by default; port 0 picks one.
   std::string admin_listen_host = "127.0.0.1";
   uint16_t admin_listen_port = 9180;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "safe-server/log.h"
+#include "safe-server/restore_page.h"
 
 namespace safe::server {
 
@@ -12,7 +13,7 @@ namespace {
 
 constexpr std::string_view kBackupsPrefix = "/backups/";
 
-enum class RouteKind { kConfig, kBackup, kUnknown };
+enum class RouteKind { kConfig, kBackup, kUnknown, kRestorePage };
 
 struct Route {
   RouteKind kind = RouteKind::kUnknown;
@@ -35,6 +36,8 @@ bool Allowed(RouteKind kind, HttpMethod m) {
     case RouteKind::kBackup:
       return m == HttpMethod::kGet || m == HttpMethod::kHead || m == HttpMethod::kPut ||
              m == HttpMethod::kDelete;
+    case RouteKind::kRestorePage:  // restore_page.h decides
+      return m == HttpMethod::kGet || m == HttpMethod::kHead;
     case RouteKind::kUnknown:
       return false;
   }
@@ -106,13 +109,14 @@ std::string HttpDateOfDay(Day day) {
 }
 
 SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth, ClientThrottle* throttle,
-                 AppObservers observers)
+                 AppObservers observers, WebOptions web)
     : service_(service),
       pool_(pool),
       auth_(std::move(auth)),
       throttle_(throttle),
       observers_(observers),
-      config_body_(ConfigBody(service.options())) {}
+      config_body_(ConfigBody(service.options())),
+      web_(std::move(web)) {}
 
 // The decision taken when a request's headers arrived, carried to its handler.
 struct SafeRequest final : public RequestContext {
@@ -172,8 +176,36 @@ HeadDecision SafeApp::OnHeaders(const HttpRequest& head) {
   if (d.refuse) {
     Observe(head, static_cast<int>(ParseRoute(head.path).kind), *d.refuse,
             std::chrono::steady_clock::now());
+    AddCorsHeaders(head.headers.Find("Origin"), *d.refuse);
   }
   return d;
+}
+
+bool SafeApp::CorsAllows(std::string_view origin) const {
+  for (const std::string& allowed : web_.cors_origins) {
+    if (allowed == "*" || allowed == origin) return true;
+  }
+  return false;
+}
+
+HttpResponse SafeApp::Preflight(const HttpRequest& head, bool config) const {
+  HttpResponse r;
+  r.status = 204;
+  r.headers.Add("Access-Control-Allow-Methods", config ? "GET, HEAD" : "GET, HEAD, PUT, DELETE");
+  r.headers.Add("Access-Control-Allow-Headers", "Authorization, Content-Type, Accept");
+  r.headers.Add("Access-Control-Max-Age", "600");
+  return r;  // Access-Control-Allow-Origin: AddCorsHeaders
+}
+
+void SafeApp::AddCorsHeaders(const std::string* origin, HttpResponse& response) const {
+  if (web_.cors_origins.empty()) return;
+  response.headers.Add("Vary", "Origin");
+  if (origin == nullptr || !CorsAllows(*origin)) return;
+  // A listed origin is sent back as it came; under "*" alone, "*" (never an unchecked value).
+  bool listed = false;
+  for (const std::string& allowed : web_.cors_origins) listed = listed || allowed == *origin;
+  response.headers.Add("Access-Control-Allow-Origin", listed ? *origin : "*");
+  response.headers.Add("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate");
 }
 
 namespace {
@@ -206,6 +238,27 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
     decided->client = ClientOf(head);
     if (std::optional<int> wait = throttle_->TakeRequest(*decided->client)) {
       d.refuse = TooManyRequests(*wait);
+      return d;
+    }
+  }
+  // The restore page's files hold no secret: no auth, no guess budget, no storage (issue 17).
+  if (web_.restore_page && IsRestorePagePath(head.path)) {
+    decided->route.kind = RouteKind::kRestorePage;
+    if (head.method != HttpMethod::kGet && head.method != HttpMethod::kHead) {
+      d.refuse = AnswerRestorePage(head);
+      return d;
+    }
+    decided->credential_ok = true;
+    d.context = std::move(decided);
+    return d;
+  }
+  // A CORS preflight from a listed origin, before auth: browsers send it without credentials.
+  const bool config_route = decided->route.kind == RouteKind::kConfig;
+  if (head.method == HttpMethod::kOptions && (config_route || decided->route.kind == RouteKind::kBackup)) {
+    const std::string* origin = head.headers.Find("Origin");
+    if (origin != nullptr && CorsAllows(*origin) &&
+        head.headers.Find("Access-Control-Request-Method") != nullptr) {
+      d.refuse = Preflight(head, config_route);
       return d;
     }
   }
@@ -260,6 +313,14 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
 
 void SafeApp::OnRequest(HttpRequest request, Responder respond) {
   auto started = std::chrono::steady_clock::now();
+  if (!web_.cors_origins.empty()) {
+    const std::string* found = request.headers.Find("Origin");
+    respond = [this, origin = found ? std::optional<std::string>(*found) : std::nullopt,
+               respond = std::move(respond)](HttpResponse response) {
+      AddCorsHeaders(origin ? &*origin : nullptr, response);
+      respond(std::move(response));
+    };
+  }
   std::shared_ptr<SafeRequest> decided = std::static_pointer_cast<SafeRequest>(request.context);
   if (decided == nullptr) {
     // Not through OnHeaders (an in-process caller): decide now.
@@ -292,6 +353,7 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
 }
 
 HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
+  if (decided.route.kind == RouteKind::kRestorePage) return AnswerRestorePage(request);
   if (!decided.credential_ok) {
     const std::string* authorization = request.headers.Find("Authorization");
     if (authorization == nullptr || !auth_.check(*authorization)) {

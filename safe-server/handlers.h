@@ -4,6 +4,12 @@
 //   GET|HEAD /backups/<id>    -> 200 the blob (HEAD: its headers) | 404
 //   PUT      /backups/<id>    -> 201 new | 204 replaced | 400 empty | 413 too large | 507 disk full
 //   DELETE   /backups/<id>    -> 204 | 404
+//   GET|HEAD /restore/...     -> the restore page's files (restore_page.h): no auth, no guess
+//                                budget, no storage; 404 when WebOptions::restore_page is off
+//   OPTIONS  /config, /backups/<id> from a WebOptions::cors_origins origin -> 204 preflight,
+//                                answered before auth (other origins: as any OPTIONS, 405)
+// Answers to a request whose Origin is listed carry Access-Control-Allow-Origin; with a list
+// set, every answer carries Vary: Origin.
 // Refused before any body byte is read: 429 (request budget), 401 (auth on, no credentials),
 // 429 (guess budget spent), 404 (unknown path), 405 with Allow (method), 400 (malformed id;
 // storage is never touched), 413 (Content-Length above maxBackupBytes). With auth on, only a
@@ -29,6 +35,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 #include "safe-server/backup_service.h"
@@ -57,6 +64,14 @@ struct AppObservers {
   bool log_addresses = false;  // the client's address in that line (off: never logged)
 };
 
+// The restore page and CORS (issue 17).
+struct WebOptions {
+  bool restore_page = true;  // serve /restore/ (restore_page.h)
+  // Origins (as browsers send them: "https://host[:port]") whose cross-origin requests to
+  // /config and /backups/* are allowed; "*" allows any. Empty: no CORS headers at all.
+  std::vector<std::string> cors_origins;
+};
+
 // The one map from a service Status to an HTTP status code.
 int HttpStatusFor(const Status& status);
 
@@ -70,7 +85,7 @@ class SafeApp final : public HttpApp {
   // `service`, `pool` and `throttle` (if given) must outlive the app. auth.check empty: no
   // authentication. throttle nullptr: no per-client budgets.
   SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth,
-          ClientThrottle* throttle = nullptr, AppObservers observers = {});
+          ClientThrottle* throttle = nullptr, AppObservers observers = {}, WebOptions web = {});
 
   HeadDecision OnHeaders(const HttpRequest& head) override;
   void OnRequest(HttpRequest request, Responder respond) override;
@@ -85,6 +100,11 @@ class SafeApp final : public HttpApp {
   HttpResponse PutBackup(const BackupId& id, const std::string& body);
   HttpResponse DeleteBackup(const BackupId& id);
   HttpResponse Unauthorized() const;
+  // CORS (WebOptions::cors_origins): whether `origin` is listed, the preflight answer, and the
+  // headers added to every answer.
+  bool CorsAllows(std::string_view origin) const;
+  HttpResponse Preflight(const HttpRequest& head, bool config) const;
+  void AddCorsHeaders(const std::string* origin, HttpResponse& response) const;
   ClientThrottle::ClientKey ClientOf(const HttpRequest& request) const;
   // Counts and logs an answer; `started` is when the request was whole (or its headers in).
   void Observe(const HttpRequest& request, int route_kind, const HttpResponse& response,
@@ -96,6 +116,7 @@ class SafeApp final : public HttpApp {
   ClientThrottle* const throttle_;
   const AppObservers observers_;
   const std::string config_body_;
+  const WebOptions web_;
 };
 
 }  // namespace safe::server

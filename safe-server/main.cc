@@ -357,7 +357,10 @@ int Run(const ServerConfig& config) {
     observers.metrics = &metrics;
     observers.access_log = config.access_log;
     observers.log_addresses = config.log_addresses;
-    SafeApp app(service, pool, (*auth)->Hooks(), &throttle, observers);
+    WebOptions web;
+    web.restore_page = config.restore_page;
+    web.cors_origins = config.cors_origins;
+    SafeApp app(service, pool, (*auth)->Hooks(), &throttle, observers, web);
 
     HttpServerOptions http;
     http.limits.body_budget = &body_budget;

@@ -44,6 +44,8 @@ const std::vector<std::string> kAllKeys = {
     "throttle-ipv4-prefix",
     "throttle-ipv6-prefix",
     "trusted-proxies",
+    "restore-page",
+    "cors-origins",
     "admin-listen",
     "admin-token-file",
     "checkpoint-dir",
@@ -102,6 +104,8 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.throttle_ipv4_prefix, b.throttle_ipv4_prefix);
   EXPECT_EQ(a.throttle_ipv6_prefix, b.throttle_ipv6_prefix);
   EXPECT_EQ(a.trusted_proxies, b.trusted_proxies);
+  EXPECT_EQ(a.restore_page, b.restore_page);
+  EXPECT_EQ(a.cors_origins, b.cors_origins);
   EXPECT_EQ(a.admin_listen_host, b.admin_listen_host);
   EXPECT_EQ(a.admin_listen_port, b.admin_listen_port);
   EXPECT_EQ(a.checkpoint_dir, b.checkpoint_dir);
@@ -224,6 +228,28 @@ TEST_F(ConfigTest, ReadsEveryKeyFromTheFile) {
   EXPECT_EQ(c.max_header_bytes, 4096u);
   EXPECT_EQ(c.max_body_memory, 1000000u);
   EXPECT_EQ(c.sweep_interval, std::chrono::seconds(600));
+}
+
+// Issue 17: the restore page is on unless turned off; CORS origins are kept as browsers send
+// them, and a path or a default port (which no Origin header carries) is refused.
+TEST_F(ConfigTest, RestorePageAndCorsOrigins) {
+  Outcome defaults = Parse({});
+  ASSERT_EQ(defaults.parse.action, ConfigParse::Action::kRun) << defaults.err;
+  EXPECT_TRUE(defaults.parse.config.restore_page);
+  EXPECT_TRUE(defaults.parse.config.cors_origins.empty());
+
+  Outcome set = Parse({"--restore-page", "off", "--cors-origins",
+                       "https://App.Example.org, http://localhost:5173/,*"});
+  ASSERT_EQ(set.parse.action, ConfigParse::Action::kRun) << set.err;
+  EXPECT_FALSE(set.parse.config.restore_page);
+  EXPECT_EQ(set.parse.config.cors_origins,
+            (std::vector<std::string>{"https://app.example.org", "http://localhost:5173", "*"}));
+
+  ExpectRefused(Parse({"--restore-page", "maybe"}), "restore-page");
+  ExpectRefused(Parse({"--cors-origins", "https://a.example/path"}), "cors-origins");
+  ExpectRefused(Parse({"--cors-origins", "a.example"}), "cors-origins");
+  ExpectRefused(Parse({"--cors-origins", "https://a.example:443"}), "cors-origins");
+  ExpectRefused(Parse({"--cors-origins", "https://a.example\r\nX: y"}), "cors-origins");
 }
 
 TEST_F(ConfigTest, KeepsUnquotedValuesWhole) {

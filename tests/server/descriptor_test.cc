@@ -38,11 +38,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Raises this process's soft open-file limit to its hard limit (the test opens many sockets;
-// a server started by ServerProcess inherits it). Returns the limit now in force.
+// Raises this process's soft open-file limit to its hard limit (the test opens many sockets),
+// and the hard limit to 8192 first when it is lower and the process may (root, as in CI).
+// Returns the soft limit now in force.
 rlim_t RaiseOwnDescriptorLimit() {
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < 8192) {
+    rlimit higher{8192, 8192};
+    if (setrlimit(RLIMIT_NOFILE, &higher) == 0) limit = higher;
+  }
   limit.rlim_cur = limit.rlim_max;
   setrlimit(RLIMIT_NOFILE, &limit);
   getrlimit(RLIMIT_NOFILE, &limit);
