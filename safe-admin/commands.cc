@@ -168,7 +168,14 @@ int RunStats(const StatsOptions& options, std::ostream& out, std::ostream& err) 
   uint64_t expired = 0;
   uint64_t within_7 = 0;
   uint64_t within_30 = 0;
+  // Previous versions (issue 16): counts and sizes only, never which backup has them.
+  uint64_t versions = 0;
+  uint64_t version_bytes = 0;
+  uint64_t with_versions = 0;
   status = (*store)->Scan([&](const BackupId&, const storage::BackupInfo& info) {
+    versions += info.versions;
+    version_bytes += info.version_bytes;
+    if (info.versions > 0) ++with_versions;
     const Day deletion = service.DeletionDay(info);
     if (deletion <= today) {
       ++expired;
@@ -185,6 +192,9 @@ int RunStats(const StatsOptions& options, std::ostream& out, std::ostream& err) 
 
   out << "backups: " << stats->backups << "\n"
       << "stored-bytes: " << stats->bytes << "\n"
+      << "versions: " << versions << "\n"
+      << "version-bytes: " << version_bytes << "\n"
+      << "backups-with-versions: " << with_versions << "\n"
       << "expired-awaiting-sweep: " << expired << "\n"
       << "expiring-within-7-days: " << within_7 << "\n"
       << "expiring-within-30-days: " << within_30 << "\n"

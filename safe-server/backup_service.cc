@@ -3,14 +3,56 @@
 namespace safe::server {
 
 Result<storage::PutOutcome> BackupService::Upload(const BackupId& id, std::string_view blob) {
+  Result<storage::PutResult> result = Upload(id, blob, UploadConditions{});
+  if (!result.ok()) return result.status();
+  return result->outcome;
+}
+
+Result<storage::PutResult> BackupService::Upload(const BackupId& id, std::string_view blob,
+                                                 const UploadConditions& conditions) {
   if (blob.empty()) return Status::InvalidArgument("the backup is empty");
   if (blob.size() > options_.max_backup_bytes) {
     return Status::TooLarge("the backup is larger than maxBackupBytes");
   }
-  Result<storage::PutOutcome> outcome = store_.Put(id, blob, clock_.Today());
-  write_failing_.store(!outcome.ok() &&
-                       (outcome.status().IsNoSpace() || outcome.status().IsIOError()));
-  return outcome;
+  storage::PutOptions options;
+  options.keep_versions = options_.keep_versions;
+  options.if_match = conditions.if_match;
+  options.if_exists = conditions.if_exists;
+  options.if_absent = conditions.if_absent;
+  if (options.if_match || options.if_exists || options.if_absent) {
+    // An expired backup that the sweep has not removed yet does not exist for a condition.
+    Result<storage::BackupInfo> info = store_.Stat(id);
+    if (!info.ok() && !info.status().IsNotFound()) return info.status();
+    if (info.ok() && Expired(*info)) {
+      if (options.if_match || options.if_exists) return Status::NotFound("no such backup");
+      options.if_absent = false;  // it is gone: the upload creates it anew
+    } else if (info.ok() && options.if_match && info->tag == storage::Tag{}) {
+      // Written before tags existed: it never had an ETag, so no If-Match can name it.
+      return Status::FailedPrecondition("the backup has no entity-tag yet");
+    }
+  }
+  Result<storage::PutResult> result = store_.Put(id, blob, clock_.Today(), options);
+  write_failing_.store(!result.ok() &&
+                       (result.status().IsNoSpace() || result.status().IsIOError()));
+  return result;
+}
+
+Result<std::vector<storage::VersionInfo>> BackupService::ListVersions(const BackupId& id) {
+  Result<storage::BackupInfo> info = Stat(id);
+  if (!info.ok()) return info.status();
+  Result<std::vector<storage::VersionInfo>> versions = store_.ListVersions(id);
+  if (!versions.ok()) return versions.status();
+  const Day today = clock_.Today();
+  // Replaced days do not increase from version 1 on: the expired ones are a tail.
+  while (!versions->empty() && today >= VersionDeletionDay(versions->back())) versions->pop_back();
+  return versions;
+}
+
+Result<storage::BackupRecord> BackupService::DownloadVersion(const BackupId& id, uint32_t n) {
+  Result<std::vector<storage::VersionInfo>> versions = ListVersions(id);
+  if (!versions.ok()) return versions.status();
+  if (n == 0 || n > versions->size()) return Status::NotFound("no such version");
+  return store_.GetVersion(id, n);
 }
 
 Result<storage::BackupRecord> BackupService::Download(const BackupId& id) {
@@ -41,6 +83,8 @@ Result<BackupService::ExpiryCounts> BackupService::CountExpiring() {
     counts.bytes += info.size;
     if (left <= 7) ++counts.within_7_days;
     if (left <= 30) ++counts.within_30_days;
+    counts.versions += info.versions;
+    counts.version_bytes += info.version_bytes;
   });
   if (!s.ok()) return s;
   return counts;

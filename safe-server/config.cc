@@ -207,6 +207,7 @@ struct RawValues {
   std::string rados_user;
   std::string max_backup_bytes;
   std::string retention_days;
+  std::string keep_versions;
   std::string htpasswd;
   std::string tokens;
   std::string auth_realm;
@@ -252,6 +253,7 @@ RawValues DefaultsAsText() {
   raw.rados_user = d.rados_user;
   raw.max_backup_bytes = std::to_string(d.max_backup_bytes);
   raw.retention_days = std::to_string(d.retention_days);
+  raw.keep_versions = std::to_string(d.keep_versions);
   raw.htpasswd = d.htpasswd;
   raw.tokens = d.tokens;
   raw.auth_realm = d.auth_realm;
@@ -394,6 +396,8 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->max_backup_bytes = n;
   if (auto e = ParseRange("retention-days", raw.retention_days, 1, 3650, &n)) return e;
   config->retention_days = static_cast<uint32_t>(n);
+  if (auto e = ParseRange("keep-versions", raw.keep_versions, 0, 255, &n)) return e;
+  config->keep_versions = static_cast<uint32_t>(n);
 
   if (!raw.htpasswd.empty()) {
     if (auto e = CheckReadable("htpasswd", raw.htpasswd)) return e;
@@ -592,6 +596,9 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
       "Largest backup accepted, in bytes (1 to 67108864)");
   add("retention-days", &raw.retention_days, "N",
       "Delete a backup not uploaded again for this many days (1 to 3650)");
+  add("keep-versions", &raw.keep_versions, "N",
+      "Previous blobs kept per backup, each until retention-days after it was replaced "
+      "(0 = off, up to 255)");
   add("htpasswd", &raw.htpasswd, "PATH",
       "Basic auth: file of user:$argon2id$... lines; empty = no auth");
   add("tokens", &raw.tokens, "PATH",

@@ -34,6 +34,9 @@ struct ServerConfig {
   uint64_t max_backup_bytes = 524288;
   // A backup not uploaded again within this many days is deleted; announced in /config.
   uint32_t retention_days = 180;
+  // Previous blobs kept per backup (issue 16), each deleted retention_days after it was
+  // replaced; 0 turns versions off. At most 255.
+  uint32_t keep_versions = 3;
   // Basic auth: an htpasswd file of `user:$argon2id$...` lines. Empty = no auth.
   std::string htpasswd;
   // Token auth (Threema OnPrem): a file of `sha256:<hex>` lines. Empty = no token auth.

@@ -13,20 +13,32 @@ namespace {
 
 constexpr std::string_view kBackupsPrefix = "/backups/";
 
-enum class RouteKind { kConfig, kBackup, kUnknown, kRestorePage };
+enum class RouteKind { kConfig, kBackup, kUnknown, kVersions, kVersion, kRestorePage };
 
 struct Route {
   RouteKind kind = RouteKind::kUnknown;
-  std::string_view id_text;  // for kBackup
+  std::string_view id_text;       // for kBackup, kVersions, kVersion
+  std::string_view version_text;  // for kVersion: the n of /backups/<id>/versions/<n>
 };
 
+bool IsBackupRoute(RouteKind kind) {
+  return kind == RouteKind::kBackup || kind == RouteKind::kVersions || kind == RouteKind::kVersion;
+}
+
 Route ParseRoute(std::string_view path) {
-  if (path == "/config") return {RouteKind::kConfig, {}};
+  if (path == "/config") return {RouteKind::kConfig, {}, {}};
   if (path.substr(0, kBackupsPrefix.size()) == kBackupsPrefix) {
     std::string_view rest = path.substr(kBackupsPrefix.size());
-    if (rest.find('/') == std::string_view::npos) return {RouteKind::kBackup, rest};
+    const size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) return {RouteKind::kBackup, rest, {}};
+    const std::string_view tail = rest.substr(slash);
+    constexpr std::string_view kVersionPrefix = "/versions/";
+    if (tail == "/versions") return {RouteKind::kVersions, rest.substr(0, slash), {}};
+    if (tail.substr(0, kVersionPrefix.size()) == kVersionPrefix) {
+      return {RouteKind::kVersion, rest.substr(0, slash), tail.substr(kVersionPrefix.size())};
+    }
   }
-  return {RouteKind::kUnknown, {}};
+  return {RouteKind::kUnknown, {}, {}};
 }
 
 bool Allowed(RouteKind kind, HttpMethod m) {
@@ -37,6 +49,9 @@ bool Allowed(RouteKind kind, HttpMethod m) {
       return m == HttpMethod::kGet || m == HttpMethod::kHead || m == HttpMethod::kPut ||
              m == HttpMethod::kDelete;
     case RouteKind::kRestorePage:  // restore_page.h decides
+      return m == HttpMethod::kGet || m == HttpMethod::kHead;
+    case RouteKind::kVersions:
+    case RouteKind::kVersion:
       return m == HttpMethod::kGet || m == HttpMethod::kHead;
     case RouteKind::kUnknown:
       return false;
@@ -52,6 +67,10 @@ HttpResponse TooManyRequests(int retry_after_seconds) {
 
 HttpResponse MethodNotAllowed(RouteKind kind) {
   HttpResponse r = HttpResponse::Text(405, "method not allowed");
+  if (kind == RouteKind::kVersions || kind == RouteKind::kVersion) {
+    r.headers.Add("Allow", "GET, HEAD");
+    return r;
+  }
   r.headers.Add("Allow", kind == RouteKind::kConfig ? "GET, HEAD" : "GET, HEAD, PUT, DELETE");
   return r;
 }
@@ -66,6 +85,106 @@ HttpResponse ErrorResponse(const Status& status) {
     return r;
   }
   return HttpResponse::Text(code, status.message());
+}
+
+// A tag as a strong entity-tag: 32 lowercase hex digits in double quotes.
+std::string ETagOf(const storage::Tag& tag) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (uint8_t b : tag) {
+    out.push_back(kHex[b >> 4]);
+    out.push_back(kHex[b & 15]);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string_view TrimOws(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+// One entity-tag (RFC 9110 8.8.3): [W/] DQUOTE *etagc DQUOTE. Sets *tag to our tag when it is a
+// strong one of ours, to the all-zero tag (which matches nothing: see BackupService) otherwise.
+bool ParseEntityTag(std::string_view v, storage::Tag* tag) {
+  bool weak = false;
+  if (v.substr(0, 2) == "W/") {
+    weak = true;
+    v.remove_prefix(2);
+  }
+  if (v.size() < 2 || v.front() != '"' || v.back() != '"') return false;
+  v = v.substr(1, v.size() - 2);
+  for (char c : v) {
+    const auto u = static_cast<unsigned char>(c);
+    if (!(u == 0x21 || (u >= 0x23 && u != 0x7f))) return false;  // etagc
+  }
+  *tag = storage::Tag{};
+  if (weak || v.size() != 2 * tag->size()) return true;  // never equal to one of ours
+  for (size_t i = 0; i < tag->size(); ++i) {
+    int hi = std::string_view("0123456789abcdef").find(v[2 * i]);
+    int lo = std::string_view("0123456789abcdef").find(v[2 * i + 1]);
+    if (hi < 0 || lo < 0) {
+      *tag = storage::Tag{};
+      return true;
+    }
+    (*tag)[i] = static_cast<uint8_t>(hi * 16 + lo);
+  }
+  return true;
+}
+
+// If-Match and If-None-Match of a PUT into *out. A 400 answer when one is malformed or asks for
+// what this server does not do (an entity-tag list: one tag or * is enough for a backup).
+std::optional<HttpResponse> ParseConditions(const HttpRequest& head, UploadConditions* out) {
+  if (std::optional<std::string> value = head.headers.FindAll("If-Match")) {
+    std::string_view v = TrimOws(*value);
+    if (v == "*") {
+      out->if_exists = true;
+    } else {
+      storage::Tag tag;
+      if (v.find(',') != std::string_view::npos) {
+        return HttpResponse::Text(400,
+                                  "If-Match: give one entity-tag (an ETag of this server) or *");
+      }
+      if (!ParseEntityTag(v, &tag)) {
+        return HttpResponse::Text(
+            400, "If-Match: malformed; expected * or one entity-tag in double quotes");
+      }
+      out->if_match = tag;
+    }
+  }
+  if (std::optional<std::string> value = head.headers.FindAll("If-None-Match")) {
+    std::string_view v = TrimOws(*value);
+    if (v != "*") {
+      storage::Tag tag;
+      if (v.find(',') == std::string_view::npos && ParseEntityTag(v, &tag)) {
+        return HttpResponse::Text(400, "If-None-Match: only * is supported on PUT");
+      }
+      return HttpResponse::Text(400, "If-None-Match: malformed; expected *");
+    }
+    out->if_absent = true;
+  }
+  return std::nullopt;
+}
+
+// The n of /backups/<id>/versions/<n>: 1 to 9 decimal digits. 0 is well-formed (and not found).
+std::optional<uint32_t> ParseVersionNumber(std::string_view text) {
+  if (text.empty() || text.size() > 9) return std::nullopt;
+  uint32_t n = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return n;
+}
+
+std::string IsoDate(Day day) {
+  time_t t = static_cast<time_t>(day) * 86400;
+  struct tm tm_utc;
+  gmtime_r(&t, &tm_utc);
+  char buf[16];
+  strftime(buf, sizeof buf, "%Y-%m-%d", &tm_utc);
+  return buf;
 }
 
 std::string ConfigBody(const BackupServiceOptions& options) {
@@ -92,6 +211,8 @@ int HttpStatusFor(const Status& status) {
       return 401;
     case Status::Code::kUnavailable:
       return 503;
+    case Status::Code::kFailedPrecondition:
+      return 412;
     case Status::Code::kCorruption:
     case Status::Code::kIOError:
       return 500;
@@ -129,6 +250,8 @@ struct SafeRequest final : public RequestContext {
   std::optional<HttpResponse> refusal;
   // Reserved before work that may be a guess; settled by the handler.
   GuessTicket ticket;
+  UploadConditions conditions;  // a PUT's If-Match / If-None-Match
+  uint32_t version = 0;         // kVersion: n
 };
 
 ClientThrottle::ClientKey SafeApp::ClientOf(const HttpRequest& request) const {
@@ -148,9 +271,9 @@ void SafeApp::Observe(const HttpRequest& request, int route_kind, const HttpResp
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   auto kind = static_cast<RouteKind>(route_kind);
-  MetricRoute route = kind == RouteKind::kConfig   ? MetricRoute::kConfig
-                      : kind == RouteKind::kBackup ? MetricRoute::kBackup
-                                                   : MetricRoute::kOther;
+  MetricRoute route = kind == RouteKind::kConfig ? MetricRoute::kConfig
+                      : IsBackupRoute(kind)      ? MetricRoute::kBackup
+                                                 : MetricRoute::kOther;
   if (observers_.metrics != nullptr) {
     observers_.metrics->RecordRequest(route, request.method, response.status, seconds);
   }
@@ -214,7 +337,7 @@ std::optional<HttpResponse> Refusal(const HttpRequest& head, const Route& route,
                                     const Result<BackupId>* id, uint64_t max_backup_bytes) {
   if (route.kind == RouteKind::kUnknown) return HttpResponse::Text(404, "not found");
   if (!Allowed(route.kind, head.method)) return MethodNotAllowed(route.kind);
-  if (route.kind != RouteKind::kBackup) return std::nullopt;
+  if (!IsBackupRoute(route.kind)) return std::nullopt;
   if (!id->ok()) return HttpResponse::Text(400, id->status().message());
   if (head.method == HttpMethod::kPut) {
     if (const std::string* length = head.headers.Find("Content-Length")) {
@@ -268,7 +391,7 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
     d.refuse = Unauthorized();  // iOS sends credentials only after this challenge
     return d;
   }
-  const bool backup = decided->route.kind == RouteKind::kBackup;
+  const bool backup = IsBackupRoute(decided->route.kind);
   // A spent budget refuses every request for a backup (every request when auth is on) alike,
   // before anything else is looked at, so the refusal tells nothing.
   if (decided->client && (auth_on || backup)) {
@@ -283,6 +406,14 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
   decided->route.id_text = {};  // it points into head.path, which moves on
   std::optional<HttpResponse> refusal =
       Refusal(head, decided->route, &id, service_.options().max_backup_bytes);
+  if (!refusal && decided->route.kind == RouteKind::kVersion) {
+    std::optional<uint32_t> n = ParseVersionNumber(ParseRoute(head.path).version_text);
+    if (!n) refusal = HttpResponse::Text(400, "the version number must be a decimal number");
+    decided->version = n.value_or(0);
+  }
+  if (!refusal && backup && head.method == HttpMethod::kPut) {
+    refusal = ParseConditions(head, &decided->conditions);
+  }
   // Only the credential cache is consulted here: Argon2 never runs on a network thread.
   decided->credential_ok = !auth_on || (auth_.check_cached && auth_.check_cached(*authorization));
   if (refusal && decided->credential_ok) {
@@ -370,24 +501,34 @@ HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
   }
   const BackupId& id = *decided.id;  // Decide refused a malformed one
   HttpResponse response;
-  switch (request.method) {
-    case HttpMethod::kGet:
-    case HttpMethod::kHead:
-      response = GetBackup(id, request.method == HttpMethod::kHead);
-      break;
-    case HttpMethod::kPut:
-      response = PutBackup(id, request.body);
-      break;
-    case HttpMethod::kDelete:
-      response = DeleteBackup(id);
-      break;
-    default:
-      decided.ticket.Refund();
-      return MethodNotAllowed(decided.route.kind);
+  bool miss = false;  // a conditional PUT that found no backup: a lookup that found nothing
+  const bool head = request.method == HttpMethod::kHead;
+  if (decided.route.kind == RouteKind::kVersions) {
+    response = GetVersions(id, head);
+  } else if (decided.route.kind == RouteKind::kVersion) {
+    response = GetVersion(id, decided.version, head);
+  } else {
+    switch (request.method) {
+      case HttpMethod::kGet:
+      case HttpMethod::kHead:
+        response = GetBackup(id, head);
+        break;
+      case HttpMethod::kPut:
+        response = PutBackup(id, request.body, decided.conditions, &miss);
+        break;
+      case HttpMethod::kDelete:
+        response = DeleteBackup(id);
+        break;
+      default:
+        decided.ticket.Refund();
+        return MethodNotAllowed(decided.route.kind);
+    }
   }
-  // The one place the guess budget is settled. A guess is a lookup that found nothing or an
-  // upload that created a backup; anything else gives a reserved token back.
-  const bool guess = response.status == 404 || response.status == 201;
+  // The one place the guess budget is settled. A guess is a lookup that found nothing (a 404,
+  // also for a versions listing or a version, or a conditional PUT answered 412 because there
+  // is no backup) or an upload that created a backup; anything else gives a reserved token back
+  // (a 412 over an existing backup tells only what a 200 would: docs/protocol.md).
+  const bool guess = response.status == 404 || response.status == 201 || miss;
   if (decided.ticket.held()) {
     if (!guess) decided.ticket.Refund();
   } else if (decided.client) {
@@ -426,14 +567,67 @@ HttpResponse SafeApp::GetBackup(const BackupId& id, bool head) {
   r.headers.Add("Cache-Control", "no-store");
   r.headers.Add("Last-Modified", HttpDateOfDay(info.upload_day));
   r.headers.Add("Expires", HttpDateOfDay(service_.DeletionDay(info)));
+  if (info.tag != storage::Tag{}) r.headers.Add("ETag", ETagOf(info.tag));
   return r;
 }
 
-HttpResponse SafeApp::PutBackup(const BackupId& id, const std::string& body) {
-  Result<storage::PutOutcome> outcome = service_.Upload(id, body);
-  if (!outcome.ok()) return ErrorResponse(outcome.status());
+HttpResponse SafeApp::PutBackup(const BackupId& id, const std::string& body,
+                                const UploadConditions& conditions, bool* miss) {
+  Result<storage::PutResult> result = service_.Upload(id, body, conditions);
+  if (!result.ok()) {
+    if (result.status().IsNotFound() || result.status().IsFailedPrecondition()) {
+      // The same answer whether the backup is absent or another one: see docs/protocol.md.
+      *miss = result.status().IsNotFound();
+      return HttpResponse::Text(412, conditions.if_absent && !*miss
+                                         ? "precondition failed: the backup exists"
+                                         : "precondition failed: the backup is not the one "
+                                           "If-Match names");
+    }
+    return ErrorResponse(result.status());
+  }
   HttpResponse r;
-  r.status = *outcome == storage::PutOutcome::kCreated ? 201 : 204;
+  r.status = result->outcome == storage::PutOutcome::kCreated ? 201 : 204;
+  r.headers.Add("ETag", ETagOf(result->tag));
+  return r;
+}
+
+HttpResponse SafeApp::GetVersions(const BackupId& id, bool head) {
+  Result<std::vector<storage::VersionInfo>> versions = service_.ListVersions(id);
+  if (!versions.ok()) return ErrorResponse(versions.status());
+  nlohmann::json list = nlohmann::json::array();
+  uint32_t n = 0;
+  for (const storage::VersionInfo& v : *versions) {
+    list.push_back({{"version", ++n},
+                    {"size", v.size},
+                    {"uploaded", IsoDate(v.upload_day)},
+                    {"replaced", IsoDate(v.replaced_day)},
+                    {"expires", IsoDate(service_.VersionDeletionDay(v))}});
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.headers.Add("Content-Type", "application/json");
+  r.headers.Add("Cache-Control", "no-store");
+  r.body = nlohmann::json{{"versions", list}}.dump();
+  if (head) {
+    r.head_content_length = r.body.size();
+    r.body.clear();
+  }
+  return r;
+}
+
+HttpResponse SafeApp::GetVersion(const BackupId& id, uint32_t n, bool head) {
+  Result<storage::BackupRecord> record = service_.DownloadVersion(id, n);
+  if (!record.ok()) return ErrorResponse(record.status());
+  HttpResponse r;
+  r.status = 200;
+  r.headers.Add("Content-Type", "application/octet-stream");
+  r.headers.Add("Cache-Control", "no-store");
+  r.headers.Add("Last-Modified", HttpDateOfDay(record->info.upload_day));
+  if (head) {
+    r.head_content_length = record->blob.size();
+  } else {
+    r.body = std::move(record->blob);
+  }
   return r;
 }
 

@@ -4,6 +4,9 @@
 //   GET|HEAD /backups/<id>    -> 200 the blob (HEAD: its headers) | 404
 //   PUT      /backups/<id>    -> 201 new | 204 replaced | 400 empty | 413 too large | 507 disk full
 //   DELETE   /backups/<id>    -> 204 | 404
+//   GET|HEAD /backups/<id>/versions      -> 200 JSON of sizes and days | 404
+//   GET|HEAD /backups/<id>/versions/<n>  -> 200 the n-th previous blob | 404 (also n out of range)
+// GET/HEAD/PUT answers carry a strong ETag; PUT honours If-Match (412) and If-None-Match: * (412).
 //   GET|HEAD /restore/...     -> the restore page's files (restore_page.h): no auth, no guess
 //                                budget, no storage; 404 when WebOptions::restore_page is off
 //   OPTIONS  /config, /backups/<id> from a WebOptions::cors_origins origin -> 204 preflight,
@@ -97,7 +100,12 @@ class SafeApp final : public HttpApp {
   HttpResponse Handle(const HttpRequest& request, SafeRequest& decided);
   HttpResponse GetConfig() const;
   HttpResponse GetBackup(const BackupId& id, bool head);
-  HttpResponse PutBackup(const BackupId& id, const std::string& body);
+  // *miss: the upload was conditional and there is no backup (a guess, like a 404).
+  HttpResponse PutBackup(const BackupId& id, const std::string& body,
+                         const UploadConditions& conditions, bool* miss);
+  // GET|HEAD /backups/<id>/versions and /backups/<id>/versions/<n> (issue 16).
+  HttpResponse GetVersions(const BackupId& id, bool head);
+  HttpResponse GetVersion(const BackupId& id, uint32_t n, bool head);
   HttpResponse DeleteBackup(const BackupId& id);
   HttpResponse Unauthorized() const;
   // CORS (WebOptions::cors_origins): whether `origin` is listed, the preflight answer, and the

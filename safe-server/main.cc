@@ -314,8 +314,9 @@ int Run(const ServerConfig& config) {
   storage::SealedStore store(*key, *engine);
 
   SystemClock clock;
-  BackupService service(store, clock,
-                        BackupServiceOptions{config.max_backup_bytes, config.retention_days});
+  BackupService service(
+      store, clock,
+      BackupServiceOptions{config.max_backup_bytes, config.retention_days, config.keep_versions});
 
   ThrottleOptions throttle_options;
   throttle_options.guess_burst = config.guess_burst;

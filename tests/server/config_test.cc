@@ -23,6 +23,7 @@ const std::vector<std::string> kAllKeys = {
     "rados-user",
     "max-backup-bytes",
     "retention-days",
+    "keep-versions",
     "htpasswd",
     "tokens",
     "auth-realm",

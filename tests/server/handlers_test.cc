@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "safe-server/http_connection.h"
 #include "storage/memory_store.h"
 #include "tests/server/http_test_util.h"
@@ -331,6 +333,60 @@ TEST_F(HandlersTest, ReplacingOwnBackupAndRestoringItAreFree) {
   EXPECT_FALSE(throttle.GuessRetryAfter(throttle.KeyFor("192.0.2.7", nullptr)).has_value());
 }
 
+// Found in review: reads decided only after their lookup let a client with one token left hold
+// many reads past the headers and time their 429s. Every request for a backup reserves first.
+TEST_F(HandlersTest, HeldReadsCannotOutnumberTheBudget) {
+  ThrottleOptions o;
+  o.guess_burst = 1;
+  o.guess_refill_per_day = 0;
+  ClientThrottle throttle(o);
+  Build({}, 1000, &throttle);
+  ASSERT_EQ(Do("PUT " + kP + " HTTP/1.1\r\nContent-Length: 4\r\n\r\nmine", false, "192.0.2.50")
+                .status,
+            201);
+  const int calls_before = store_.calls;
+  std::vector<testing::Wire> wires(50);
+  std::vector<std::shared_ptr<HttpConnection>> conns;
+  const std::string head = "GET " + kP + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (auto& wire : wires) {
+    conns.push_back(HttpConnection::Create(*app_, HttpLimits(),
+                                           std::make_unique<testing::FakeIo>(&wire), "203.0.113.9"));
+    conns.back()->OnInput(head.data(), head.size());
+  }
+  const std::string end = "0\r\n\r\n";
+  for (auto& conn : conns) conn->OnInput(end.data(), end.size());
+  EXPECT_EQ(store_.calls, calls_before + 1) << "only the read holding the one token looked";
+  int refused = 0;
+  for (auto& wire : wires) {
+    auto r = testing::ParseResponses(wire.out);
+    ASSERT_EQ(r.size(), 1u);
+    refused += r[0].status == 429;
+  }
+  EXPECT_EQ(refused, 49);
+}
+
+// Found in review: a request that dies before its handler (a 503 for memory, a timeout, a client
+// that hangs up) looked nothing up, so it gives its token back: an address that never guessed is
+// never locked out by retries.
+TEST_F(HandlersTest, ARequestThatDiesBeforeItsHandlerGivesItsTokenBack) {
+  ThrottleOptions o;
+  o.guess_burst = 1;
+  o.guess_refill_per_day = 0;
+  ClientThrottle throttle(o);
+  Build({}, 1000, &throttle);
+  for (int i = 0; i < 10; ++i) {
+    testing::Wire wire;
+    auto conn = HttpConnection::Create(*app_, HttpLimits(),
+                                       std::make_unique<testing::FakeIo>(&wire), "192.0.2.60");
+    const std::string part = "PUT " + kP + " HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc";
+    conn->OnInput(part.data(), part.size());
+    conn->OnDisconnected();
+  }
+  EXPECT_EQ(Do("PUT " + kP + " HTTP/1.1\r\nContent-Length: 4\r\n\r\nmine", false, "192.0.2.60")
+                .status,
+            201);
+}
+
 // Issue 12 item 2: the token is taken before the work, so requests sent together cannot do more
 // than the budget's work: only `burst` wrong credentials ever reach the (slow) check.
 TEST_F(HandlersTest, SimultaneousWrongCredentialsRunAtMostTheBudget) {
@@ -484,6 +540,150 @@ TEST(HttpStatusForTest, MapsEveryCode) {
   EXPECT_EQ(HttpStatusFor(Status::IOError("")), 500);
   EXPECT_EQ(HttpStatusFor(Status::Unavailable("")), 503);
   EXPECT_EQ(HttpStatusFor(Status::PermissionDenied("")), 401);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 16: ETags, conditional uploads and versions.
+
+TEST_F(HandlersTest, AStaleDevicesConditionalPutIsRefusedWhileThePlainPutWorks) {
+  auto created = Put("phone");
+  ASSERT_EQ(created.status, 201);
+  const std::string seen = created.Header("ETag");
+  ASSERT_EQ(seen.size(), 34u) << seen;  // a strong tag: 32 hex digits in quotes
+  EXPECT_EQ(seen.front(), '"');
+  EXPECT_EQ(Get().Header("ETag"), seen);
+  EXPECT_EQ(Do(std::string("HEAD /backups/") + kId + " HTTP/1.1\r\n\r\n", true).Header("ETag"),
+            seen);
+
+  // The app uploads again (no conditions): accepted, new ETag.
+  auto app = Put("app");
+  ASSERT_EQ(app.status, 204);
+  const std::string now = app.Header("ETag");
+  EXPECT_NE(now, seen);
+  // The device that saw the first one is refused, and nothing changes.
+  auto stale = Put("stale device", kId, "If-Match: " + seen + "\r\n");
+  EXPECT_EQ(stale.status, 412);
+  EXPECT_EQ(Get().body, "app");
+  // With the current ETag it goes through.
+  auto fresh = Put("fresh device", kId, "If-Match: " + now + "\r\n");
+  EXPECT_EQ(fresh.status, 204);
+  EXPECT_EQ(Get().body, "fresh device");
+  EXPECT_EQ(Put("x", kId, "If-Match: *\r\n").status, 204);
+  EXPECT_EQ(Put("y", kId, "If-None-Match: *\r\n").status, 412);
+  EXPECT_EQ(Get().body, "x");
+  // A weak or foreign tag never matches (strong comparison).
+  EXPECT_EQ(Put("z", kId, "If-Match: W/" + Get().Header("ETag") + "\r\n").status, 412);
+  EXPECT_EQ(Put("z", kId, "If-Match: \"abc\"\r\n").status, 412);
+  EXPECT_EQ(Put("new", std::string(64, 'b'), "If-None-Match: *\r\n").status, 201);
+  EXPECT_EQ(Put("none", std::string(64, 'c'), "If-Match: *\r\n").status, 412);
+}
+
+TEST_F(HandlersTest, MalformedConditionalHeadersAre400WithAClearMessage) {
+  ASSERT_EQ(Put("mine").status, 201);
+  const int calls = store_.calls;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"If-Match: abc\r\n", "If-Match"},
+      {"If-Match: \"a\", \"b\"\r\n", "If-Match"},
+      {"If-Match: \"unterminated\r\n", "If-Match"},
+      {"If-None-Match: \"x\"\r\n", "If-None-Match"},
+      {"If-None-Match: nonsense\r\n", "If-None-Match"},
+  };
+  for (const auto& [header, word] : cases) {
+    auto r = Put("body", kId, header);
+    EXPECT_EQ(r.status, 400) << header;
+    EXPECT_NE(r.body.find(word), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(store_.calls, calls);  // refused before storage
+  EXPECT_EQ(Get().body, "mine");
+}
+
+TEST_F(HandlersTest, VersionsAreListedWithSizesAndDaysAndServedByNumber) {
+  ASSERT_EQ(Put("one").status, 201);
+  clock_.Advance(1);
+  ASSERT_EQ(Put("two!").status, 204);
+  clock_.Advance(1);
+  ASSERT_EQ(Put("three").status, 204);
+  auto list = Do("GET " + kP + "/versions HTTP/1.1\r\n\r\n");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_EQ(list.Header("Content-Type"), "application/json");
+  auto json = nlohmann::json::parse(list.body);
+  ASSERT_EQ(json["versions"].size(), 2u);
+  EXPECT_EQ(json["versions"][0]["version"], 1);
+  EXPECT_EQ(json["versions"][0]["size"], 4);
+  EXPECT_EQ(json["versions"][0]["uploaded"], "2024-10-05");
+  EXPECT_EQ(json["versions"][0]["replaced"], "2024-10-06");
+  EXPECT_EQ(json["versions"][1]["size"], 3);
+  EXPECT_EQ(json["versions"][0].size(), 5u);  // version, size, uploaded, replaced, expires
+  EXPECT_EQ(Do("GET " + kP + "/versions/1 HTTP/1.1\r\n\r\n").body, "two!");
+  EXPECT_EQ(Do("GET " + kP + "/versions/2 HTTP/1.1\r\n\r\n").body, "one");
+  EXPECT_EQ(Do("GET " + kP + "/versions/3 HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(Do("GET " + kP + "/versions/0 HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(Do("GET " + kP + "/versions/x1 HTTP/1.1\r\n\r\n").status, 400);
+  EXPECT_EQ(Do("PUT " + kP + "/versions/1 HTTP/1.1\r\nContent-Length: 1\r\n\r\nx").status, 405);
+  EXPECT_EQ(Do("GET /backups/" + std::string(64, 'd') + "/versions HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(Get().body, "three");  // the apps see only the current one
+}
+
+TEST_F(HandlersTest, DeleteRemovesTheVersionsToo) {
+  ASSERT_EQ(Put("one").status, 201);
+  ASSERT_EQ(Put("two").status, 204);
+  ASSERT_EQ(Do("DELETE " + kP + " HTTP/1.1\r\n\r\n").status, 204);
+  EXPECT_EQ(Do("GET " + kP + "/versions HTTP/1.1\r\n\r\n").status, 404);
+  EXPECT_EQ(Do("GET " + kP + "/versions/1 HTTP/1.1\r\n\r\n").status, 404);
+  ASSERT_EQ(Put("again").status, 201);
+  EXPECT_EQ(Do("GET " + kP + "/versions HTTP/1.1\r\n\r\n").body, R"({"versions":[]})");
+}
+
+TEST_F(HandlersTest, AVersionExpiresRetentionDaysAfterItWasReplaced) {
+  ASSERT_EQ(Put("day 0").status, 201);
+  clock_.Advance(100);
+  ASSERT_EQ(Put("day 100").status, 204);  // "day 0" replaced on day 100
+  clock_.Advance(100);
+  ASSERT_EQ(Put("day 200").status, 204);  // "day 100" replaced on day 200
+  clock_.Advance(80);                     // day 280: both still there
+  EXPECT_EQ(Do("GET " + kP + "/versions/2 HTTP/1.1\r\n\r\n").body, "day 0");
+  clock_.Advance(1);  // day 281 = 100 + 180 + 1: "day 0" is gone
+  EXPECT_EQ(Do("GET " + kP + "/versions/2 HTTP/1.1\r\n\r\n").status, 404);
+  auto json = nlohmann::json::parse(Do("GET " + kP + "/versions HTTP/1.1\r\n\r\n").body);
+  EXPECT_EQ(json["versions"].size(), 1u);
+  ASSERT_TRUE(service_->ExpireOld().ok());
+  EXPECT_EQ(store_.inner.ListVersions(BackupId::Parse(kId).value())->size(), 1u);
+}
+
+TEST_F(HandlersTest, VersionListingsAndConditionalMissesSpendTheGuessBudget) {
+  ThrottleOptions o;
+  o.guess_burst = 4;
+  o.guess_refill_per_day = 0;
+  ClientThrottle throttle(o);
+  Build({}, 1000, &throttle);
+  const std::string guesser = "203.0.113.66";
+  auto path = [](int i) {
+    char id[65];
+    snprintf(id, sizeof id, "%064x", 0x2000 + i);
+    return std::string("/backups/") + id;
+  };
+  EXPECT_EQ(Do("GET " + path(0) + "/versions HTTP/1.1\r\n\r\n", false, guesser).status, 404);
+  EXPECT_EQ(Do("GET " + path(1) + "/versions/1 HTTP/1.1\r\n\r\n", false, guesser).status, 404);
+  EXPECT_EQ(Do("PUT " + path(2) + " HTTP/1.1\r\nIf-Match: *\r\nContent-Length: 1\r\n\r\nx", false,
+               guesser)
+                .status,
+            412);
+  EXPECT_EQ(Do("PUT " + path(3) + " HTTP/1.1\r\nIf-Match: \"" + std::string(32, 'a') +
+                   "\"\r\nContent-Length: 1\r\n\r\nx",
+               false, guesser)
+                .status,
+            412);
+  EXPECT_EQ(Do("GET " + path(4) + "/versions HTTP/1.1\r\n\r\n", false, guesser).status, 429);
+
+  // The owner's 412s over its own backup, listings and version downloads cost nothing.
+  ASSERT_EQ(Put("mine").status, 201);  // one token
+  ASSERT_EQ(Put("mine 2").status, 204);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(Put("again", kId, "If-None-Match: *\r\n").status, 412) << i;
+    ASSERT_EQ(Put("again", kId, "If-Match: \"" + std::string(32, '0') + "\"\r\n").status, 412);
+    ASSERT_EQ(Do("GET " + kP + "/versions HTTP/1.1\r\n\r\n").status, 200);
+    ASSERT_EQ(Do("GET " + kP + "/versions/1 HTTP/1.1\r\n\r\n").status, 200);
+  }
 }
 
 }  // namespace

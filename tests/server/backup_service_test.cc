@@ -1,0 +1,152 @@
+// BackupService's rules for versions and conditional uploads (issue 16), over a SealedStore on a
+// MemoryStore (as the server runs it, minus the disk) and a FakeClock. The HTTP side is in
+// handlers_test.cc, the stores' side in tests/storage/backup_store_suite.h.
+
+#include "safe-server/backup_service.h"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "storage/memory_store.h"
+#include "storage/sealed_store.h"
+
+namespace safe::server {
+namespace {
+
+constexpr Day kToday = 20000;
+
+BackupId IdFor(uint8_t seed) {
+  BackupId::Bytes bytes;
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(seed * 31 + i);
+  return BackupId::FromBytes(bytes);
+}
+
+storage::ServerKey TestKey() {
+  uint8_t bytes[storage::ServerKey::kBytes];
+  for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(i + 3);
+  return storage::ServerKey(bytes);
+}
+
+class BackupServiceTest : public ::testing::Test {
+ protected:
+  explicit BackupServiceTest(uint32_t keep_versions = 3)
+      : clock_(kToday),
+        store_(TestKey(), std::make_unique<storage::MemoryStore>()),
+        service_(store_, clock_, BackupServiceOptions{1000, 30, keep_versions}) {}
+
+  FakeClock clock_;
+  storage::SealedStore store_;
+  BackupService service_;
+};
+
+TEST_F(BackupServiceTest, KeepsTheConfiguredNumberOfPreviousUploads) {
+  const BackupId id = IdFor(1);
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(service_.Upload(id, "upload " + std::to_string(i)).ok());
+    clock_.Advance(1);
+  }
+  auto versions = service_.ListVersions(id);
+  ASSERT_TRUE(versions.ok()) << versions.status().ToString();
+  ASSERT_EQ(versions->size(), 3u);
+  EXPECT_EQ((*versions)[0].upload_day, kToday + 4);
+  EXPECT_EQ((*versions)[0].replaced_day, kToday + 5);
+  EXPECT_EQ(service_.DownloadVersion(id, 1)->blob, "upload 4");
+  EXPECT_EQ(service_.DownloadVersion(id, 3)->blob, "upload 2");
+  EXPECT_TRUE(service_.DownloadVersion(id, 4).status().IsNotFound());
+  EXPECT_TRUE(service_.DownloadVersion(id, 0).status().IsNotFound());
+  EXPECT_EQ(service_.Download(id)->blob, "upload 5");
+  auto counts = service_.CountExpiring();
+  ASSERT_TRUE(counts.ok());
+  EXPECT_EQ(counts->backups, 1u);
+  EXPECT_EQ(counts->versions, 3u);
+  EXPECT_EQ(counts->version_bytes, 3u * 8);
+}
+
+class NoVersionsTest : public BackupServiceTest {
+ protected:
+  NoVersionsTest() : BackupServiceTest(0) {}
+};
+
+TEST_F(NoVersionsTest, KeepVersionsZeroKeepsNothing) {
+  const BackupId id = IdFor(2);
+  ASSERT_TRUE(service_.Upload(id, "one").ok());
+  ASSERT_TRUE(service_.Upload(id, "two").ok());
+  auto versions = service_.ListVersions(id);
+  ASSERT_TRUE(versions.ok());
+  EXPECT_TRUE(versions->empty());
+  EXPECT_TRUE(service_.DownloadVersion(id, 1).status().IsNotFound());
+}
+
+TEST_F(BackupServiceTest, VersionsExpireRetentionDaysAfterTheyWereReplaced) {
+  const BackupId id = IdFor(3);
+  ASSERT_TRUE(service_.Upload(id, "old").ok());
+  clock_.Advance(10);
+  ASSERT_TRUE(service_.Upload(id, "middle").ok());  // "old" replaced on kToday + 10
+  clock_.Advance(10);
+  ASSERT_TRUE(service_.Upload(id, "new").ok());  // "middle" replaced on kToday + 20
+  clock_.Advance(20);                            // kToday + 40: the last day "old" is kept
+  EXPECT_EQ(service_.ListVersions(id)->size(), 2u);
+  clock_.Advance(1);
+  auto versions = service_.ListVersions(id);
+  ASSERT_TRUE(versions.ok()) << versions.status().ToString();
+  ASSERT_EQ(versions->size(), 1u);
+  EXPECT_EQ((*versions)[0].replaced_day, kToday + 20);
+  EXPECT_TRUE(service_.DownloadVersion(id, 2).status().IsNotFound());
+  EXPECT_EQ(service_.DownloadVersion(id, 1)->blob, "middle");
+  // The sweep removes it from the store; the rest stays.
+  ASSERT_TRUE(service_.ExpireOld().ok());
+  EXPECT_EQ(store_.Stat(id)->versions, 1u);
+  EXPECT_EQ(service_.Download(id)->blob, "new");
+}
+
+TEST_F(BackupServiceTest, RemoveDeletesTheVersionsToo) {
+  const BackupId id = IdFor(4);
+  ASSERT_TRUE(service_.Upload(id, "one").ok());
+  ASSERT_TRUE(service_.Upload(id, "two").ok());
+  ASSERT_TRUE(service_.Remove(id).ok());
+  EXPECT_TRUE(service_.ListVersions(id).status().IsNotFound());
+  EXPECT_TRUE(store_.ListVersions(id).status().IsNotFound());
+}
+
+TEST_F(BackupServiceTest, ConditionalUploadsCompareTheTagAtomically) {
+  const BackupId id = IdFor(5);
+  UploadConditions absent;
+  absent.if_absent = true;
+  auto first = service_.Upload(id, "first", absent);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->outcome, storage::PutOutcome::kCreated);
+  EXPECT_TRUE(service_.Upload(id, "again", absent).status().IsFailedPrecondition());
+
+  EXPECT_EQ(service_.Stat(id)->tag, first->tag);
+  auto second = service_.Upload(id, "second");  // the apps' plain upload
+  ASSERT_TRUE(second.ok());
+  UploadConditions stale;
+  stale.if_match = first->tag;
+  EXPECT_TRUE(service_.Upload(id, "stale", stale).status().IsFailedPrecondition());
+  EXPECT_EQ(service_.Download(id)->blob, "second");
+
+  UploadConditions missing;
+  missing.if_exists = true;
+  EXPECT_TRUE(service_.Upload(IdFor(6), "x", missing).status().IsNotFound());
+  EXPECT_TRUE(service_.Stat(IdFor(6)).status().IsNotFound());
+}
+
+TEST_F(BackupServiceTest, AnExpiredBackupDoesNotExistForConditions) {
+  const BackupId id = IdFor(7);
+  auto put = service_.Upload(id, "old", UploadConditions{});
+  ASSERT_TRUE(put.ok());
+  clock_.Advance(31);  // expired, not yet swept
+  UploadConditions match;
+  match.if_match = put->tag;
+  EXPECT_TRUE(service_.Upload(id, "x", match).status().IsNotFound());
+  UploadConditions absent;
+  absent.if_absent = true;
+  auto created = service_.Upload(id, "anew", absent);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+}
+
+}  // namespace
+}  // namespace safe::server
