@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -347,26 +348,42 @@ Result<std::unique_ptr<BasicAuthenticator>> BasicAuthenticator::ParseHtpasswd(
       new BasicAuthenticator(std::move(users), std::move(options)));
 }
 
-namespace {
-Argon2Params Costliest(const std::map<std::string, Argon2Params>& all) {
-  Argon2Params best;
-  for (const auto& [user, p] : all) {
-    if (p.cost() > best.cost() || (p.cost() == best.cost() && p.lanes > best.lanes)) best = p;
-  }
-  return best;
-}
-}  // namespace
-
 BasicAuthenticator::BasicAuthenticator(UserTable users, BasicAuthOptions options)
-    : users_(std::move(users)),
-      options_(std::move(options)),
-      costliest_([this] {
-        std::map<std::string, Argon2Params> all;
-        for (const auto& [name, user] : users_) all.emplace(name, user.params);
-        return Costliest(all);
-      }()),
-      dummy_hash_(DummyHashWith(costliest_)) {
+    : users_(std::move(users)), options_(std::move(options)) {
   randombytes_buf(cache_mac_key_, sizeof(cache_mac_key_));
+}
+
+void BasicAuthenticator::Calibrate() {
+  std::call_once(calibrated_, [this] {
+    std::vector<Argon2Params> sets;
+    for (const auto& [name, user] : users_) {
+      if (std::find(sets.begin(), sets.end(), user.params) == sets.end()) {
+        sets.push_back(user.params);
+      }
+    }
+    int64_t slowest_ns = -1;
+    for (const Argon2Params& params : sets) {
+      const std::string dummy = DummyHashWith(params);
+      const auto started = std::chrono::steady_clock::now();
+      int ignored = argon2_verify(dummy.c_str(), "", 0, Argon2_id);
+      (void)ignored;
+      argon2_calibrations_.fetch_add(1);
+      const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                               std::chrono::steady_clock::now() - started)
+                               .count();
+      if (took > slowest_ns) {
+        slowest_ns = took;
+        slowest_ = params;
+        unknown_hash_ = dummy;
+      }
+    }
+    slowest_ns_.store(std::max<int64_t>(slowest_ns, 0));
+  });
+}
+
+Argon2Params BasicAuthenticator::unknown_user_params() {
+  Calibrate();
+  return slowest_;
 }
 
 BasicAuthenticator::~BasicAuthenticator() {
@@ -436,36 +453,29 @@ bool BasicAuthenticator::Check(std::string_view authorization_header_value) {
 }
 
 bool BasicAuthenticator::VerifyCredentials(std::string_view user, std::string_view password) {
+  Calibrate();
   argon2_verifications_.fetch_add(1);
   const auto started = std::chrono::steady_clock::now();
   auto it = users_.find(user);
   const bool known = it != users_.end();
-  const Argon2Params& params = known ? it->second.params : costliest_;
-  const bool ok = argon2_verify(known ? it->second.hash.c_str() : dummy_hash_.c_str(),
+  const Argon2Params& params = known ? it->second.params : slowest_;
+  const bool ok = argon2_verify(known ? it->second.hash.c_str() : unknown_hash_.c_str(),
                                 password.data(), password.size(), Argon2_id) == ARGON2_OK;
   const int64_t took = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            std::chrono::steady_clock::now() - started)
                            .count();
-  if (params == costliest_) {
-    // A running average (weight 1/8) of what a check at the costliest parameters takes.
-    int64_t average = costliest_ns_.load();
-    costliest_ns_.store(average == 0 ? took : average + (took - average) / 8);
-  } else if (!ok) {
-    // A cheaper line: pad a failure to what a costliest check takes, so that a wrong password
-    // for this user looks like one for any other (or for nobody). Success is not padded: only
-    // someone who knows the password sees it.
-    int64_t target = costliest_ns_.load();
-    if (target == 0) {
-      // Not measured yet: measure it once, on the dummy line (the work an unknown user costs).
-      const auto dummy_started = std::chrono::steady_clock::now();
-      int ignored = argon2_verify(dummy_hash_.c_str(), password.data(), password.size(), Argon2_id);
-      (void)ignored;
-      costliest_ns_.store(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                              std::chrono::steady_clock::now() - dummy_started)
-                              .count());
-    } else if (target > took) {
-      std::this_thread::sleep_for(std::chrono::nanoseconds(target - took));
-    }
+  if (params == slowest_) {
+    // A running average (weight 1/8) of what a check at the slowest parameters takes. Updates
+    // that race may lose one another; the average only steers the padding below.
+    int64_t average = slowest_ns_.load();
+    slowest_ns_.store(average == 0 ? took : average + (took - average) / 8);
+  }
+  if (!ok) {
+    // Every failure takes at least what a check at the slowest parameters takes, so that a
+    // wrong password for this user looks like one for any other (or for nobody). Success is not
+    // padded: only someone who knows the password sees it.
+    const int64_t target = slowest_ns_.load();
+    if (target > took) std::this_thread::sleep_for(std::chrono::nanoseconds(target - took));
   }
   return ok;
 }

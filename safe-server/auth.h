@@ -15,11 +15,13 @@
 // they are; any others are read as ISO-8859-1 and converted to UTF-8 first, so one UTF-8 htpasswd
 // line serves both apps, and every check runs Argon2 exactly once.
 //
-// Timing: a failed check costs the same whoever the user is. An unknown user is verified against
-// a dummy line with the parameters of the costliest line in the file (memory x passes), and a
-// check of a user whose line is cheaper is padded (a sleep, no CPU) to the running average
-// duration of checks at those costliest parameters, so response times tell neither which users
-// exist nor which parameters their lines use.
+// Timing: a failed check takes as long whoever the user is. At the first check after a load, one
+// dummy verification per distinct parameter set of the file is timed (lanes run in threads, so
+// memory x passes does not say which is slowest); an unknown user is then verified against a
+// dummy line with the slowest set, and every failure, of any user, is padded (a sleep, no CPU) to
+// the running average duration at that set, so response times tell neither which users exist
+// nor which parameters their lines use. The calibration runs at the first check whoever it is
+// for, so it tells nothing either.
 //
 // Reload: an authenticator never changes after it is made. To reload the file (e.g. on SIGHUP),
 // load a new one and swap the pointer; the new one starts with an empty cache, so a removed user or
@@ -107,11 +109,14 @@ class BasicAuthenticator {
   // runs Argon2 (safe on a network thread).
   bool CheckCached(std::string_view authorization_header_value);
 
-  // How many Argon2 verifications Check() has run (for tests and metrics): a cache hit runs none.
+  // How many Argon2 verifications of a request's credentials Check() has run (for tests and
+  // metrics): a cache hit runs none. The calibration's runs are counted apart.
   uint64_t argon2_verifications() const { return argon2_verifications_.load(); }
+  uint64_t argon2_calibrations() const { return argon2_calibrations_.load(); }
 
-  // The parameters an unknown user's check runs Argon2 with: the costliest line's.
-  Argon2Params unknown_user_params() const { return costliest_; }
+  // The parameters an unknown user's check runs Argon2 with: the slowest set of the file, as
+  // timed at the first check (this runs that calibration if it has not run yet).
+  Argon2Params unknown_user_params();
 
  private:
   struct User {
@@ -138,10 +143,15 @@ class BasicAuthenticator {
 
   const UserTable users_;
   const BasicAuthOptions options_;
-  const Argon2Params costliest_;          // of all lines
-  const std::string dummy_hash_;          // an unknown user is verified against this
-  std::atomic<int64_t> costliest_ns_{0};  // running average duration at costliest_ (0: unknown)
-  unsigned char cache_mac_key_[32];       // random; wiped in the destructor
+  // Times one dummy verification per distinct parameter set; sets slowest_ and unknown_hash_.
+  void Calibrate();
+
+  std::once_flag calibrated_;
+  Argon2Params slowest_;      // set once by Calibrate
+  std::string unknown_hash_;  // set once by Calibrate: an unknown user is verified against this
+  std::atomic<int64_t> slowest_ns_{0};  // running average duration of checks at slowest_
+  std::atomic<uint64_t> argon2_calibrations_{0};
+  unsigned char cache_mac_key_[32];  // random; wiped in the destructor
   std::atomic<uint64_t> argon2_verifications_{0};
 
   std::mutex mutex_;

@@ -51,11 +51,31 @@ Result<std::string> MakeCheckpoint(storage::RocksDbStore& engine, const std::str
   for (int n = 2; fs::exists(dir); ++n) {
     dir = parent + "/checkpoint-" + stamp + "-" + std::to_string(n);
   }
-  Status s = engine.Checkpoint(dir);
+  // The copy is made inside a fresh directory of mode 0700 and moved into place once its modes
+  // are the owner's only: whatever the umask or the parent's mode, nobody else can open a file of
+  // it in between.
+  const std::string staging = parent + "/.checkpoint-" + stamp + "-in-progress";
+  fs::remove_all(staging, ec);
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    return Status::IOError("creating " + staging + ": " + std::strerror(errno));
+  }
+  if (Status mode = ChmodOrError(staging, 0700); !mode.ok()) return mode;  // umask-proof
+  const std::string inner = staging + "/checkpoint";
+  Status s = engine.Checkpoint(inner);
+  if (s.ok()) {
+    fs::copy_file(data_dir + "/" + kKeyCheckFileName, inner + "/" + kKeyCheckFileName, ec);
+    if (ec) {
+      s = Status::IOError("copying " + std::string(kKeyCheckFileName) + ": " + ec.message());
+    }
+  }
+  if (s.ok()) s = RestrictToOwner(inner);
+  if (s.ok()) {
+    fs::rename(inner, dir, ec);
+    if (ec) s = Status::IOError("moving the checkpoint to " + dir + ": " + ec.message());
+  }
+  std::error_code ignored;
+  fs::remove_all(staging, ignored);
   if (!s.ok()) return s;
-  fs::copy_file(data_dir + "/" + kKeyCheckFileName, dir + "/" + kKeyCheckFileName, ec);
-  if (ec) return Status::IOError("copying " + std::string(kKeyCheckFileName) + ": " + ec.message());
-  if (Status modes = RestrictToOwner(dir); !modes.ok()) return modes;
   LogInfo("checkpoint written to " + dir);
   return dir;
 }

@@ -3,7 +3,8 @@
 // The copy goes into a new directory `<parent>/checkpoint-<UTC time>` with the KEYCHECK file
 // beside the database (without it a sealed server refuses the restored directory). Whatever the
 // process's umask, the parent (when made here), the copy and everything in it are readable by
-// the owner only: directories 0700, files 0600. On the data directory's file system the copy
+// the owner only: directories 0700, files 0600. The copy is made inside a 0700 staging
+// directory and moved into place only then, so no one else can open it meanwhile. On the data directory's file system the copy
 // hard-links its files, so the live files get mode 0600 too (the owner is the server itself).
 //
 // Thread-safety: one call at a time per store (AdminApp allows one at a time).

@@ -248,8 +248,15 @@ struct SafeRequest final : public RequestContext {
   bool credential_ok = false;
   // A refusal only a verified credential may see: answered once the check in the pool passes.
   std::optional<HttpResponse> refusal;
-  // Reserved before work that may be a guess; settled by the handler.
+  // Reserved before any work on a backup (or an uncached credential); settled by the handler.
   GuessTicket ticket;
+  // Set when the handler took the request. A request that dies before (a 503 or 408 from the
+  // HTTP layer, a client that hangs up) looked nothing up and verified nothing, so it is no
+  // guess: its token goes back.
+  bool handled = false;
+  ~SafeRequest() override {
+    if (!handled) ticket.Refund();
+  }
   UploadConditions conditions;  // a PUT's If-Match / If-None-Match
   uint32_t version = 0;         // kVersion: n
 };
@@ -420,11 +427,12 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
     d.refuse = std::move(refusal);
     return d;
   }
-  // Work that may be a guess takes its token before it starts: an Argon2 verification, a write,
-  // a delete. Reads of a known-good client settle after the lookup (SettleGuess).
-  const bool may_write =
-      backup && (head.method == HttpMethod::kPut || head.method == HttpMethod::kDelete);
-  if (decided->client && (!decided->credential_ok || may_write)) {
+  // Work that may be a guess takes its token before it starts: an Argon2 verification, and any
+  // lookup, write or delete of a backup. Deciding a read only after its lookup would let a
+  // client with one token left hold many reads past this point and tell hits from misses by how
+  // fast their 429 came (found in review).
+  const bool may_guess = backup;
+  if (decided->client && (!decided->credential_ok || may_guess)) {
     if (std::optional<int> wait = throttle_->ReserveGuess(*decided->client, &decided->ticket)) {
       d.refuse = TooManyRequests(*wait);
       return d;
@@ -484,6 +492,7 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
 }
 
 HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
+  decided.handled = true;
   if (decided.route.kind == RouteKind::kRestorePage) return AnswerRestorePage(request);
   if (!decided.credential_ok) {
     const std::string* authorization = request.headers.Find("Authorization");
@@ -529,13 +538,7 @@ HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
   // is no backup) or an upload that created a backup; anything else gives a reserved token back
   // (a 412 over an existing backup tells only what a 200 would: docs/protocol.md).
   const bool guess = response.status == 404 || response.status == 201 || miss;
-  if (decided.ticket.held()) {
-    if (!guess) decided.ticket.Refund();
-  } else if (decided.client) {
-    if (std::optional<int> wait = throttle_->SettleGuess(*decided.client, guess)) {
-      return TooManyRequests(*wait);
-    }
-  }
+  if (!guess) decided.ticket.Refund();
   return response;
 }
 

@@ -22,11 +22,11 @@
 // The guess budget (ClientThrottle, see throttle.h for the rules): the decision taken when the
 // headers arrive (OnHeaders) is a value, a SafeRequest carried to the handler, holding the
 // parsed route and id, the client's key, whether the credential is already known good, and the
-// guess ticket reserved before any work that may be a guess (a PUT, a DELETE, an uncached
-// credential check). The handler settles it once: a hit refunds the ticket; a miss, a created
-// backup or a failed credential keeps it. Reads that reserved nothing settle in one step with
-// ClientThrottle::SettleGuess. No Argon2 ever runs on a network thread: OnHeaders consults only
-// the credential cache.
+// guess ticket reserved before any work that may be a guess (any request for a backup, an
+// uncached credential check). The handler settles it once: a hit refunds the ticket; a miss, a
+// created backup or a failed credential keeps it; a request that never reaches the handler gives
+// it back. No Argon2 ever runs on a network thread: OnHeaders consults only the credential
+// cache.
 //
 // Handlers are thin: parse the request into types, call one BackupService function on the work
 // pool, map its Status through HttpStatusFor.

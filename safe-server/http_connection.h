@@ -104,9 +104,9 @@ struct HttpLimits {
   std::chrono::milliseconds write_timeout{60000};
   // After we close our side, the peer has this long to close its own.
   std::chrono::milliseconds linger_timeout{5000};
-  // Shared by the server's connections; not owned; null: no bound. A request takes its share
-  // when its first body byte arrives (its whole Content-Length, or a chunked body as it grows),
-  // so headers that are never followed by a body hold none. A request whose body does not fit
+  // Shared by the server's connections; not owned; null: no bound. A request's share follows the
+  // body bytes that have arrived (in 4 KiB steps), so headers that are never followed by a body
+  // hold none, and a body that stalls holds what it sent. A request whose body does not fit
   // is answered 503 with Retry-After and the connection closed, before more of its body is read
   // (with `Expect: 100-continue`, instead of the 100). A request holds its share until its
   // answer is queued (or the connection ends; while the app works on it, until the app answers).

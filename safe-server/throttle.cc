@@ -251,17 +251,6 @@ void ClientThrottle::RefundGuess(ClientKey client) {
   b.tokens = std::min(guesses_.burst, b.tokens + 1.0);
 }
 
-std::optional<int> ClientThrottle::SettleGuess(ClientKey client, bool miss) {
-  if (guesses_.burst <= 0) return std::nullopt;
-  std::lock_guard<std::mutex> lock(mu_);
-  auto it = guesses_.buckets.find(client);
-  if (it == guesses_.buckets.end() && !miss) return std::nullopt;  // a full bucket, nothing due
-  Bucket& b = Refill(guesses_, client, now_());
-  if (b.tokens < 1.0) return SecondsUntilToken(guesses_, b);
-  if (miss) b.tokens -= 1.0;
-  return std::nullopt;
-}
-
 std::optional<int> ClientThrottle::TakeRequest(ClientKey client) {
   if (requests_.burst <= 0) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);

@@ -10,15 +10,12 @@
 // are not affected. The defaults (a burst of 30, refilled at 288 a day) are far above what a
 // household of real apps does and cut a guesser to about 300 guesses a day.
 //
-// Check and charge are one step, so that concurrency buys no extra guesses:
-// - ReserveGuess takes the token before work that may be a guess starts (a write, a delete, an
-//   Argon2 verification); the charge stands unless the ticket is refunded (a hit, a verified
-//   credential). N simultaneous requests from one client hold at most `burst` tickets; the rest
-//   are refused before any work.
-// - SettleGuess decides a read (GET, HEAD) once its answer is known, under the same lock: a
-//   client whose bucket is spent by then gets 429 whatever the answer, so the 429 tells nothing,
-//   and a miss takes its token. Reads need no reservation: looking up a backup changes nothing,
-//   and only answers carry information.
+// Check and charge are one step, so that concurrency buys no extra guesses: ReserveGuess takes
+// the token before any work on a backup starts (a lookup, a write, a delete, an Argon2
+// verification); the charge stands unless the ticket is refunded (a hit, a verified credential,
+// a request that died before it was handled). N simultaneous requests from one client hold at
+// most `burst` tickets; the rest are refused before any work, so a spent budget never reaches
+// storage and its 429 cannot tell, even by its timing, whether a backup exists.
 //
 // The request budget: a general per-client limit on all requests, off by default (a benchmark or
 // a large NAT must not trip it).
@@ -100,10 +97,6 @@ class ClientThrottle {
   // is off: the ticket then holds nothing); else the seconds until a token is there, and nothing
   // is taken.
   std::optional<int> ReserveGuess(ClientKey client, GuessTicket* ticket);
-  // For a read that reserved nothing, once its outcome is known: nullopt and a token taken when
-  // `miss`, nullopt when a hit; the seconds to wait when the budget is spent (nothing taken; the
-  // answer must be 429 whatever the outcome).
-  std::optional<int> SettleGuess(ClientKey client, bool miss);
   // Takes a token from the general request budget: nullopt when allowed (or the budget is off),
   // else the seconds until the client may send again.
   std::optional<int> TakeRequest(ClientKey client);

@@ -341,16 +341,16 @@ TEST_F(HandlersTest, HeldReadsCannotOutnumberTheBudget) {
   o.guess_refill_per_day = 0;
   ClientThrottle throttle(o);
   Build({}, 1000, &throttle);
-  ASSERT_EQ(Do("PUT " + kP + " HTTP/1.1\r\nContent-Length: 4\r\n\r\nmine", false, "192.0.2.50")
-                .status,
-            201);
+  ASSERT_EQ(
+      Do("PUT " + kP + " HTTP/1.1\r\nContent-Length: 4\r\n\r\nmine", false, "192.0.2.50").status,
+      201);
   const int calls_before = store_.calls;
   std::vector<testing::Wire> wires(50);
   std::vector<std::shared_ptr<HttpConnection>> conns;
   const std::string head = "GET " + kP + " HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
   for (auto& wire : wires) {
-    conns.push_back(HttpConnection::Create(*app_, HttpLimits(),
-                                           std::make_unique<testing::FakeIo>(&wire), "203.0.113.9"));
+    conns.push_back(HttpConnection::Create(
+        *app_, HttpLimits(), std::make_unique<testing::FakeIo>(&wire), "203.0.113.9"));
     conns.back()->OnInput(head.data(), head.size());
   }
   const std::string end = "0\r\n\r\n";
@@ -382,9 +382,9 @@ TEST_F(HandlersTest, ARequestThatDiesBeforeItsHandlerGivesItsTokenBack) {
     conn->OnInput(part.data(), part.size());
     conn->OnDisconnected();
   }
-  EXPECT_EQ(Do("PUT " + kP + " HTTP/1.1\r\nContent-Length: 4\r\n\r\nmine", false, "192.0.2.60")
-                .status,
-            201);
+  EXPECT_EQ(
+      Do("PUT " + kP + " HTTP/1.1\r\nContent-Length: 4\r\n\r\nmine", false, "192.0.2.60").status,
+      201);
 }
 
 // Issue 12 item 2: the token is taken before the work, so requests sent together cannot do more

@@ -8,6 +8,12 @@
 namespace safe::server {
 namespace {
 
+// A request that was a guess: its reserved token is kept. True when it was refused instead.
+bool Miss(ClientThrottle& t, ClientThrottle::ClientKey k) {
+  GuessTicket ticket;
+  return t.ReserveGuess(k, &ticket).has_value();
+}
+
 using Clock = ClientThrottle::Clock;
 
 class ThrottleTest : public ::testing::Test {
@@ -61,7 +67,7 @@ TEST_F(ThrottleTest, GuessBudgetEmptiesAfterBurstAndRefills) {
   auto k = t.KeyFor("198.51.100.1", nullptr);
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(t.GuessRetryAfter(k).has_value()) << i;
-    ASSERT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
+    ASSERT_FALSE(Miss(t, k));
   }
   std::optional<int> wait = t.GuessRetryAfter(k);
   ASSERT_TRUE(wait.has_value());
@@ -80,7 +86,7 @@ TEST_F(ThrottleTest, ClientsAreIndependent) {
   auto a = t.KeyFor("198.51.100.1", nullptr);
   auto b = t.KeyFor("198.51.100.2", nullptr);
   EXPECT_NE(a, b);
-  ASSERT_FALSE(t.SettleGuess(a, /*miss=*/true).has_value());
+  ASSERT_FALSE(Miss(t, a));
   EXPECT_TRUE(t.GuessRetryAfter(a).has_value());
   EXPECT_FALSE(t.GuessRetryAfter(b).has_value());
 }
@@ -184,21 +190,6 @@ TEST_F(ThrottleTest, ATicketDroppedWithoutRefundKeepsItsCharge) {
   EXPECT_TRUE(t.GuessRetryAfter(k).has_value());
 }
 
-// A read settles once its answer is known: a spent budget refuses hits and misses alike.
-TEST_F(ThrottleTest, SettleRefusesHitsAndMissesAlikeOnceSpent) {
-  ThrottleOptions o;
-  o.guess_burst = 2;
-  o.guess_refill_per_day = 0;
-  auto t = Make(o);
-  auto k = t.KeyFor("192.0.2.1", nullptr);
-  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/false).has_value()) << "a hit is free";
-  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
-  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/false).has_value());
-  EXPECT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
-  EXPECT_TRUE(t.SettleGuess(k, /*miss=*/true).has_value());
-  EXPECT_TRUE(t.SettleGuess(k, /*miss=*/false).has_value()) << "a hit is refused like a miss";
-}
-
 TEST_F(ThrottleTest, RequestBudgetIsOffByDefault) {
   auto t = Make(ThrottleOptions());
   auto k = t.KeyFor("192.0.2.1", nullptr);
@@ -224,7 +215,7 @@ TEST_F(ThrottleTest, HashKeyRotatesDailyAndBucketsStartAfresh) {
   o.guess_refill_per_day = 0;
   auto t = Make(o);
   auto before = t.KeyFor("192.0.2.1", nullptr);
-  ASSERT_FALSE(t.SettleGuess(before, /*miss=*/true).has_value());
+  ASSERT_FALSE(Miss(t, before));
   EXPECT_TRUE(t.GuessRetryAfter(before).has_value());
   now_ += std::chrono::hours(24);
   auto after = t.KeyFor("192.0.2.1", nullptr);
@@ -238,12 +229,12 @@ TEST_F(ThrottleTest, TableStaysBounded) {
   o.guess_burst = 2;
   auto t = Make(o);
   auto spender = t.KeyFor("192.0.2.1", nullptr);
-  ASSERT_FALSE(t.SettleGuess(spender, /*miss=*/true).has_value());
-  ASSERT_FALSE(t.SettleGuess(spender, /*miss=*/true).has_value());
+  ASSERT_FALSE(Miss(t, spender));
+  ASSERT_FALSE(Miss(t, spender));
   for (int i = 0; i < 1000; ++i) {
     auto other =
         t.KeyFor("10.0." + std::to_string(i / 256) + "." + std::to_string(i % 256), nullptr);
-    ASSERT_FALSE(t.SettleGuess(other, /*miss=*/true).has_value());
+    ASSERT_FALSE(Miss(t, other));
   }
   // Clients that spent everything are the last to be dropped.
   EXPECT_TRUE(t.GuessRetryAfter(spender).has_value());
@@ -266,7 +257,7 @@ TEST_F(ThrottleTest, ZeroBurstTurnsGuessBudgetOff) {
   o.guess_burst = 0;
   auto t = Make(o);
   auto k = t.KeyFor("192.0.2.1", nullptr);
-  for (int i = 0; i < 100; ++i) ASSERT_FALSE(t.SettleGuess(k, /*miss=*/true).has_value());
+  for (int i = 0; i < 100; ++i) ASSERT_FALSE(Miss(t, k));
   EXPECT_FALSE(t.GuessRetryAfter(k).has_value());
 }
 
