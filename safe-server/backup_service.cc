@@ -19,21 +19,23 @@ Result<storage::PutResult> BackupService::Upload(const BackupId& id, std::string
   options.if_match = conditions.if_match;
   options.if_exists = conditions.if_exists;
   options.if_absent = conditions.if_absent;
-  if (options.if_match || options.if_exists || options.if_absent) {
-    // An expired backup that the sweep has not removed yet does not exist for a condition.
-    Result<storage::BackupInfo> info = store_.Stat(id);
-    if (!info.ok() && !info.status().IsNotFound()) return info.status();
-    if (info.ok() && Expired(*info)) {
-      if (options.if_match || options.if_exists) return Status::NotFound("no such backup");
-      options.if_absent = false;  // it is gone: the upload creates it anew
-    } else if (info.ok() && options.if_match && info->tag == storage::Tag{}) {
-      // Written before tags existed: it never had an ETag, so no If-Match can name it.
-      return Status::FailedPrecondition("the backup has no entity-tag yet");
-    }
+  // An expired backup that the sweep has not removed yet does not exist: not for a condition,
+  // and not for the answer either. An upload over it creates the backup anew (201, a guess like
+  // a 404), else a PUT would tell, free of charge, what a GET answers 404 to (found in review).
+  Result<storage::BackupInfo> info = store_.Stat(id);
+  if (!info.ok() && !info.status().IsNotFound()) return info.status();
+  const bool over_expired = info.ok() && Expired(*info);
+  if (over_expired) {
+    if (options.if_match || options.if_exists) return Status::NotFound("no such backup");
+    options.if_absent = false;  // it is gone: the upload creates it anew
+  } else if (info.ok() && options.if_match && info->tag == storage::Tag{}) {
+    // Written before tags existed: it never had an ETag, so no If-Match can name it.
+    return Status::FailedPrecondition("the backup has no entity-tag yet");
   }
   Result<storage::PutResult> result = store_.Put(id, blob, clock_.Today(), options);
   write_failing_.store(!result.ok() &&
                        (result.status().IsNoSpace() || result.status().IsIOError()));
+  if (result.ok() && over_expired) result->outcome = storage::PutOutcome::kCreated;
   return result;
 }
 
