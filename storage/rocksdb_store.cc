@@ -585,8 +585,16 @@ struct RocksDbStore::Impl {
     reopen_pending = true;
     rocksdb::DB* raw_db = nullptr;
     std::vector<rocksdb::ColumnFamilyHandle*> opened;
-    rocksdb::Status s =
-        rocksdb::DB::Open(config.db_options, path, config.families, &opened, &raw_db);
+    // Never a new, empty database in place of one that went missing meanwhile (RocksDB would
+    // create the directory and its LOCK file even without create_if_missing).
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(std::filesystem::path(path) / "CURRENT", ec)) {
+      return Status::IOError("reopening the store: " + path + " no longer holds a database");
+    }
+    rocksdb::DBOptions db_options = config.db_options;
+    db_options.create_if_missing = false;
+    db_options.create_missing_column_families = false;
+    rocksdb::Status s = rocksdb::DB::Open(db_options, path, config.families, &opened, &raw_db);
     if (!s.ok()) return FromRocks(s, "reopening the store");
     db.reset(raw_db);
     handles = std::move(opened);

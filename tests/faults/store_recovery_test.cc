@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
@@ -104,6 +105,29 @@ TEST(StoreRecoveryTest, WritesWorkAgainAfterRunningOutOfDescriptorsIssue13) {
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->blob, blob);
   EXPECT_TRUE(store.Close().ok());
+}
+
+// The reopen never makes a new, empty database where the old one went missing meanwhile.
+TEST(StoreRecoveryTest, AReopenDoesNotCreateAnEmptyStoreInPlaceOfAMovedOne) {
+  testing::TempDir dir;
+  RocksDbOptions options;
+  options.path = dir.path() + "/db";
+  options.write_buffer_bytes = 1 << 20;
+  auto opened = RocksDbStore::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  RocksDbStore& store = **opened;
+  std::string blob(100 * 1024, 'x');
+  bool failed = false;
+  {
+    DescriptorsExhausted exhausted;
+    for (int n = 0; n < 200 && !failed; ++n) failed = !store.Put(IdFor(n), blob, 20000).ok();
+  }
+  ASSERT_TRUE(failed);
+  ASSERT_EQ(::rename(options.path.c_str(), (options.path + ".moved").c_str()), 0);
+  Result<PutOutcome> put = store.Put(IdFor(999), blob, 20000);
+  EXPECT_FALSE(put.ok());
+  EXPECT_FALSE(std::filesystem::exists(options.path));
+  store.Close().IgnoreError();  // the error being recovered from may be reported
 }
 
 }  // namespace
