@@ -117,7 +117,7 @@ const std::string* HttpResponse::Header(const std::string& name) const {
 struct HttpClient::Request {
   const char* method;
   const std::string& url;
-  const std::vector<uint8_t>* body;  // PUT only
+  const std::vector<uint8_t>* body;  // PUT and POST only
   std::string content_type;
   std::string accept;
 };
@@ -140,6 +140,11 @@ Result<HttpResponse> HttpClient::Head(const std::string& url) {
 Result<HttpResponse> HttpClient::Put(const std::string& url, const std::vector<uint8_t>& body,
                                      const std::string& content_type) {
   return Perform(Request{"PUT", url, &body, content_type, ""});
+}
+
+Result<HttpResponse> HttpClient::Post(const std::string& url, const std::vector<uint8_t>& body,
+                                      const std::string& content_type) {
+  return Perform(Request{"POST", url, &body, content_type, ""});
 }
 
 Result<HttpResponse> HttpClient::Delete(const std::string& url) {
@@ -200,6 +205,11 @@ Result<HttpResponse> HttpClient::Perform(const Request& request) {
   } else if (std::strcmp(request.method, "PUT") == 0) {
     // A PUT with a known length: POSTFIELDS sends it with Content-Length, not chunked.
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, "PUT");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body->size()));
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body->data());
+  } else if (std::strcmp(request.method, "POST") == 0) {
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      static_cast<curl_off_t>(request.body->size()));
     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body->data());

@@ -76,6 +76,9 @@ class HttpClient {
   Result<HttpResponse> Put(const std::string& url, const std::vector<uint8_t>& body,
                            const std::string& content_type);
   Result<HttpResponse> Delete(const std::string& url);
+  // A POST with a known-length body (POST /access/redeem).
+  Result<HttpResponse> Post(const std::string& url, const std::vector<uint8_t>& body,
+                            const std::string& content_type);
 
  private:
   struct Request;

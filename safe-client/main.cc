@@ -7,6 +7,7 @@
 #include <iostream>
 #include <string>
 
+#include "safe-client/access.h"
 #include "safe-client/commands.h"
 
 #ifndef SAFE_VERSION
@@ -104,6 +105,31 @@ int main(int argc, char** argv) {
   import_id->add_option("--password-file", o.password_file,
                         "File whose first line is the export password");
 
+  // Anonymous access credentials (issue 18): safe-client/access.h.
+  safe::client::AccessOptions access_options;
+  CLI::App* access =
+      app.add_subcommand("access", "Get a server credential paid for without an account");
+  access->require_subcommand(1);
+  CLI::App* access_request = access->add_subcommand(
+      "request", "Make a token and print the blinded request to send to the provider");
+  CLI::App* access_finalize = access->add_subcommand(
+      "finalize", "Unblind the provider's blind signature (argument or standard input)");
+  CLI::App* access_redeem = access->add_subcommand(
+      "redeem", "Redeem the token at the server; prints the credential for the app");
+  for (CLI::App* cmd : {access_request, access_finalize, access_redeem}) {
+    cmd->add_option("--state", access_options.state,
+                    "The file that keeps this token between the steps (secret until redeemed)")
+        ->required();
+  }
+  access_request
+      ->add_option("--issuer-key", access_options.issuer_key,
+                   "The provider's issuer public key (PEM)")
+      ->required();
+  access_finalize->add_option("--blind-signature", access_options.blind_signature,
+                              "The provider's answer (else one line on standard input)");
+  access_redeem->add_option("--server", access_options.server, "Server base URL")->required();
+  access_redeem->add_option("--cacert", access_options.cacert, "PEM file of a private CA");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -127,6 +153,12 @@ int main(int argc, char** argv) {
     status = safe::client::RunInfo(o, std::cout, std::cerr);
   } else if (export_id->parsed()) {
     status = safe::client::RunExportId(export_options, std::cout, std::cerr);
+  } else if (access_request->parsed()) {
+    status = safe::client::RunAccessRequest(access_options, std::cout, std::cerr);
+  } else if (access_finalize->parsed()) {
+    status = safe::client::RunAccessFinalize(access_options, std::cin, std::cout, std::cerr);
+  } else if (access_redeem->parsed()) {
+    status = safe::client::RunAccessRedeem(access_options, std::cout, std::cerr);
   } else if (import_id->parsed()) {
     status = safe::client::RunImportId(export_text, o.password_file, std::cout, std::cerr);
   }

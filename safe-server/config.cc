@@ -211,6 +211,8 @@ struct RawValues {
   std::string htpasswd;
   std::string tokens;
   std::string auth_realm;
+  std::string access_issuer_key;
+  std::string access_days;
   std::string tls_cert;
   std::string tls_key;
   std::string threads;
@@ -257,6 +259,8 @@ RawValues DefaultsAsText() {
   raw.htpasswd = d.htpasswd;
   raw.tokens = d.tokens;
   raw.auth_realm = d.auth_realm;
+  raw.access_issuer_key = d.access_issuer_key;
+  raw.access_days = std::to_string(d.access_days);
   raw.tls_cert = d.tls_cert;
   raw.tls_key = d.tls_key;
   raw.threads = std::to_string(d.threads);
@@ -409,6 +413,12 @@ std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
   config->tokens = raw.tokens;
   if (auto e = CheckRealm(raw.auth_realm)) return e;
   config->auth_realm = raw.auth_realm;
+  if (!raw.access_issuer_key.empty()) {
+    if (auto e = CheckReadable("access-issuer-key", raw.access_issuer_key)) return e;
+  }
+  config->access_issuer_key = raw.access_issuer_key;
+  if (auto e = ParseRange("access-days", raw.access_days, 1, 3650, &n)) return e;
+  config->access_days = static_cast<uint32_t>(n);
 
   if (raw.tls_cert.empty() != raw.tls_key.empty()) {
     return KeyError{raw.tls_cert.empty() ? "tls-cert" : "tls-key",
@@ -604,6 +614,11 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
   add("tokens", &raw.tokens, "PATH",
       "Token auth (Threema OnPrem): file of sha256:<hex> lines; empty = no token auth");
   add("auth-realm", &raw.auth_realm, "TEXT", "Realm sent in the Basic auth challenge");
+  add("access-issuer-key", &raw.access_issuer_key, "PATH",
+      "Anonymous access: list of issuer public keys (<YYYY-MM-DD> <PEM file> lines) whose "
+      "tokens POST /access/redeem accepts; empty = off");
+  add("access-days", &raw.access_days, "N",
+      "Days a credential from POST /access/redeem stays valid (1 to 3650)");
   add("tls-cert", &raw.tls_cert, "PATH", "TLS certificate chain (PEM); with --tls-key");
   add("tls-key", &raw.tls_key, "PATH", "TLS private key (PEM); with --tls-cert");
   add("threads", &raw.threads, "N", "HTTP worker threads (1 to 64)");

@@ -43,6 +43,11 @@ struct ServerConfig {
   std::string tokens;
   // The realm sent in WWW-Authenticate.
   std::string auth_realm = "Safe Server";
+  // Anonymous access credentials (issue 18): the list of issuer public keys whose blind-signed
+  // tokens POST /access/redeem accepts (lines `<YYYY-MM-DD> <PEM file>`). Empty = no access
+  // credentials. A redeemed credential is valid for access_days days.
+  std::string access_issuer_key;
+  uint32_t access_days = 365;
   // TLS: both set, or neither.
   std::string tls_cert;
   std::string tls_key;

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "crypto/access_token.h"
 #include "safe-server/log.h"
 #include "safe-server/restore_page.h"
 
@@ -13,7 +14,15 @@ namespace {
 
 constexpr std::string_view kBackupsPrefix = "/backups/";
 
-enum class RouteKind { kConfig, kBackup, kUnknown, kVersions, kVersion, kRestorePage };
+enum class RouteKind {
+  kConfig,
+  kBackup,
+  kUnknown,
+  kVersions,
+  kVersion,
+  kAccessRedeem,
+  kRestorePage
+};
 
 struct Route {
   RouteKind kind = RouteKind::kUnknown;
@@ -27,6 +36,11 @@ bool IsBackupRoute(RouteKind kind) {
 
 Route ParseRoute(std::string_view path) {
   if (path == "/config") return {RouteKind::kConfig, {}, {}};
+  if (path == "/access/redeem") {
+    Route route;
+    route.kind = RouteKind::kAccessRedeem;
+    return route;
+  }
   if (path.substr(0, kBackupsPrefix.size()) == kBackupsPrefix) {
     std::string_view rest = path.substr(kBackupsPrefix.size());
     const size_t slash = rest.find('/');
@@ -48,10 +62,12 @@ bool Allowed(RouteKind kind, HttpMethod m) {
     case RouteKind::kBackup:
       return m == HttpMethod::kGet || m == HttpMethod::kHead || m == HttpMethod::kPut ||
              m == HttpMethod::kDelete;
-    case RouteKind::kRestorePage:  // restore_page.h decides
-      return m == HttpMethod::kGet || m == HttpMethod::kHead;
+    case RouteKind::kAccessRedeem:
+      return m == HttpMethod::kPost;
     case RouteKind::kVersions:
     case RouteKind::kVersion:
+      return m == HttpMethod::kGet || m == HttpMethod::kHead;
+    case RouteKind::kRestorePage:  // restore_page.h decides
       return m == HttpMethod::kGet || m == HttpMethod::kHead;
     case RouteKind::kUnknown:
       return false;
@@ -71,7 +87,9 @@ HttpResponse MethodNotAllowed(RouteKind kind) {
     r.headers.Add("Allow", "GET, HEAD");
     return r;
   }
-  r.headers.Add("Allow", kind == RouteKind::kConfig ? "GET, HEAD" : "GET, HEAD, PUT, DELETE");
+  r.headers.Add("Allow", kind == RouteKind::kConfig         ? "GET, HEAD"
+                        : kind == RouteKind::kAccessRedeem ? "POST"
+                                                           : "GET, HEAD, PUT, DELETE");
   return r;
 }
 
@@ -211,6 +229,8 @@ int HttpStatusFor(const Status& status) {
       return 401;
     case Status::Code::kUnavailable:
       return 503;
+    case Status::Code::kAlreadyExists:
+      return 409;
     case Status::Code::kFailedPrecondition:
       return 412;
     case Status::Code::kCorruption:
@@ -364,6 +384,8 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
   HeadDecision d;
   auto decided = std::make_shared<SafeRequest>();
   decided->route = ParseRoute(head.path);
+  const bool redeem = decided->route.kind == RouteKind::kAccessRedeem;
+  if (redeem && !auth_.redeem) decided->route.kind = RouteKind::kUnknown;
   if (throttle_ != nullptr) {
     decided->client = ClientOf(head);
     if (std::optional<int> wait = throttle_->TakeRequest(*decided->client)) {
@@ -394,14 +416,14 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
   }
   const bool auth_on = static_cast<bool>(auth_.check);
   const std::string* authorization = head.headers.Find("Authorization");
-  if (auth_on && authorization == nullptr) {
+  if (auth_on && authorization == nullptr && !redeem) {
     d.refuse = Unauthorized();  // iOS sends credentials only after this challenge
     return d;
   }
   const bool backup = IsBackupRoute(decided->route.kind);
   // A spent budget refuses every request for a backup (every request when auth is on) alike,
   // before anything else is looked at, so the refusal tells nothing.
-  if (decided->client && (auth_on || backup)) {
+  if (decided->client && (auth_on || backup || redeem)) {
     if (std::optional<int> wait = throttle_->GuessRetryAfter(*decided->client)) {
       d.refuse = TooManyRequests(*wait);
       return d;
@@ -422,7 +444,9 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
     refusal = ParseConditions(head, &decided->conditions);
   }
   // Only the credential cache is consulted here: Argon2 never runs on a network thread.
-  decided->credential_ok = !auth_on || (auth_.check_cached && auth_.check_cached(*authorization));
+  // A redeem needs no credential: it is how a customer gets one.
+  decided->credential_ok = !auth_on || redeem ||
+                           (auth_.check_cached && auth_.check_cached(*authorization));
   if (refusal && decided->credential_ok) {
     d.refuse = std::move(refusal);
     return d;
@@ -431,7 +455,7 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
   // lookup, write or delete of a backup. Deciding a read only after its lookup would let a
   // client with one token left hold many reads past this point and tell hits from misses by how
   // fast their 429 came (found in review).
-  const bool may_guess = backup;
+  const bool may_guess = backup || redeem;
   if (decided->client && (!decided->credential_ok || may_guess)) {
     if (std::optional<int> wait = throttle_->ReserveGuess(*decided->client, &decided->ticket)) {
       d.refuse = TooManyRequests(*wait);
@@ -445,6 +469,8 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
     d.answer_without_body = true;
   } else if (backup && head.method == HttpMethod::kPut) {
     d.max_body_bytes = service_.options().max_backup_bytes;
+  } else if (redeem) {
+    d.max_body_bytes = crypto::kAccessRedeemMaxBodyBytes;
   }
   d.context = std::move(decided);
   return d;
@@ -508,6 +534,12 @@ HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
     decided.ticket.Refund();
     return GetConfig();
   }
+  if (decided.route.kind == RouteKind::kAccessRedeem) {
+    // A failed redeem keeps its charge (a forged or spent token is a guess); a success refunds.
+    HttpResponse response = RedeemAccess(request.body);
+    if (response.status == 200) decided.ticket.Refund();
+    return response;
+  }
   const BackupId& id = *decided.id;  // Decide refused a malformed one
   HttpResponse response;
   bool miss = false;  // a conditional PUT that found no backup: a lookup that found nothing
@@ -540,6 +572,22 @@ HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
   const bool guess = response.status == 404 || response.status == 201 || miss;
   if (!guess) decided.ticket.Refund();
   return response;
+}
+
+HttpResponse SafeApp::RedeemAccess(const std::string& body) {
+  std::string answer;
+  Status s = auth_.redeem(body, &answer);
+  if (!s.ok()) {
+    HttpResponse r = ErrorResponse(s);
+    if (r.status == 401) r.headers.Add("WWW-Authenticate", auth_.challenge);
+    return r;
+  }
+  HttpResponse r;
+  r.status = 200;
+  r.headers.Add("Content-Type", "application/json");
+  r.headers.Add("Cache-Control", "no-store");
+  r.body = std::move(answer);
+  return r;
 }
 
 HttpResponse SafeApp::GetConfig() const {

@@ -7,6 +7,7 @@
 //   GET|HEAD /backups/<id>/versions      -> 200 JSON of sizes and days | 404
 //   GET|HEAD /backups/<id>/versions/<n>  -> 200 the n-th previous blob | 404 (also n out of range)
 // GET/HEAD/PUT answers carry a strong ETag; PUT honours If-Match (412) and If-None-Match: * (412).
+//   POST     /access/redeem   -> 200 a new credential | 400 | 401 | 409 spent (AuthHooks::redeem)
 //   GET|HEAD /restore/...     -> the restore page's files (restore_page.h): no auth, no guess
 //                                budget, no storage; 404 when WebOptions::restore_page is off
 //   OPTIONS  /config, /backups/<id> from a WebOptions::cors_origins origin -> 204 preflight,
@@ -58,6 +59,11 @@ struct AuthHooks {
   std::function<bool(std::string_view authorization)> check;
   std::string challenge;
   std::function<bool(std::string_view authorization)> check_cached;
+  // POST /access/redeem (issue 18, safe-server/access.h): redeems the body; OK sets *answer to
+  // the JSON to send with 200. May do synced writes: runs on the work pool only. Empty: the
+  // route does not exist (404). Needs no credential; every call takes a guess-budget token,
+  // refunded only on success.
+  std::function<Status(std::string_view body, std::string* answer)> redeem;
 };
 
 // What SafeApp reports besides its answers. All optional.
@@ -107,6 +113,7 @@ class SafeApp final : public HttpApp {
   HttpResponse GetVersions(const BackupId& id, bool head);
   HttpResponse GetVersion(const BackupId& id, uint32_t n, bool head);
   HttpResponse DeleteBackup(const BackupId& id);
+  HttpResponse RedeemAccess(const std::string& body);
   HttpResponse Unauthorized() const;
   // CORS (WebOptions::cors_origins): whether `origin` is listed, the preflight answer, and the
   // headers added to every answer.

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "common/clock.h"
+#include "safe-server/access.h"
 #include "safe-server/admin_app.h"
 #include "safe-server/backup_service.h"
 #include "safe-server/config.h"
@@ -296,6 +297,13 @@ int Run(const ServerConfig& config) {
   } else {
     storage::RocksDbOptions store_options;
     store_options.path = config.data_dir;
+  // Anonymous access credentials (issue 18), when access-issuer-key is set.
+  auto access = SetUpAccess(config, *key, clock);
+  if (!access.ok()) {
+    std::cerr << "safe-server: access-issuer-key: " << access.status().message() << "\n";
+    return access.status().IsInvalidArgument() ? 2 : 1;
+  }
+  if (access->service) (*auth)->AttachAccess(access->service.get());
     store_options.block_cache_bytes = config.block_cache_bytes;
     store_options.write_buffer_bytes = config.write_buffer_bytes;
     // Every blob is authenticated by SealedStore's AES-GCM tag: RocksDB's (software) CRC32C of
@@ -405,6 +413,7 @@ int Run(const ServerConfig& config) {
       std::cerr << "safe-server: admin-listen: " << admin_server.status().message() << "\n";
       return 1;
     }
+             : access->service        ? "on (access credentials)"
 
     // The lines tests and scripts wait for; the ports are the real ones when 0 was asked.
     std::fprintf(stderr, "safe-server: admin listening on %s\n",
@@ -423,7 +432,17 @@ int Run(const ServerConfig& config) {
     while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
       // Reload credentials and the TLS certificate; connections stay open.
       Status reloaded = (*auth)->Reload();
-      if (!reloaded.ok()) LogError("reload: auth files: " + reloaded.message());
+      if (!reloaded.ok()) {
+        LogError("reload: auth files: " + reloaded.message());
+        all_reloaded = false;
+      }
+      if (access->service) {
+        Status keys = access->service->ReloadKeys();
+        if (!keys.ok()) {
+          LogError("reload: access-issuer-key: " + keys.message());
+          all_reloaded = false;
+        }
+      }
       if (!config.tls_cert.empty()) {
         Status tls = (*server)->ReloadTls();
         if (!tls.ok()) LogError("reload: " + tls.message());

@@ -49,12 +49,19 @@ bool IsTokenScheme(std::string_view authorization) {
 }  // namespace
 
 bool RequestAuth::Check(std::string_view authorization) {
+  if (access_ != nullptr && AccessService::IsAccessCredential(authorization)) {
+    return access_->Check(authorization);
+  }
   Current c = Snapshot();
   if (c.tokens && IsTokenScheme(authorization)) return c.tokens->Check(authorization);
   return c.basic && c.basic->Check(authorization);
 }
 
 bool RequestAuth::CheckCached(std::string_view authorization) {
+  // An access credential costs one store lookup and a keyed hash: no slow work.
+  if (access_ != nullptr && AccessService::IsAccessCredential(authorization)) {
+    return access_->Check(authorization);
+  }
   Current c = Snapshot();
   if (c.tokens && IsTokenScheme(authorization)) return c.tokens->Check(authorization);
   return c.basic && c.basic->CheckCached(authorization);
@@ -69,7 +76,16 @@ AuthHooks RequestAuth::Hooks() {
   };
   // Basic is the scheme the apps answer a challenge with; a token-only server names its own.
   hooks.challenge = !files_.htpasswd.empty() ? current_.basic->ChallengeHeaderValue()
-                                             : "Token realm=\"" + files_.realm + "\"";
+                    : access_ != nullptr ? "Basic realm=\"" + files_.realm + "\", charset=\"UTF-8\""
+                                         : "Token realm=\"" + files_.realm + "\"";
+  if (access_ != nullptr) {
+    hooks.redeem = [this](std::string_view body, std::string* answer) -> Status {
+      Result<IssuedCredential> issued = access_->Redeem(body);
+      if (!issued.ok()) return issued.status();
+      *answer = RedeemAnswerJson(*issued);
+      return Status::OK();
+    };
+  }
   return hooks;
 }
 

@@ -3,6 +3,10 @@
 // reads the files again and swaps the new authenticators in for the next request (SIGHUP). On a
 // failed reload the old ones stay.
 //
+// Access credentials (issue 18): with an AccessService attached, a Basic credential whose user
+// starts with kAccessUserPrefix is checked by it (and never against the htpasswd file), and
+// POST /access/redeem is served. Access alone turns authentication on.
+//
 // Thread-safety: Hooks().check and Reload may run concurrently.
 
 #pragma once
@@ -12,6 +16,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "safe-server/access.h"
 #include "safe-server/auth.h"
 #include "safe-server/handlers.h"
 #include "safe-server/token_auth.h"
@@ -29,7 +34,12 @@ class RequestAuth {
   // Loads the files. Errors name the file (and line), never a secret.
   static Result<std::unique_ptr<RequestAuth>> Load(const AuthFiles& files);
 
-  bool enabled() const { return !files_.htpasswd.empty() || !files_.tokens.empty(); }
+  bool enabled() const {
+    return !files_.htpasswd.empty() || !files_.tokens.empty() || access_ != nullptr;
+  }
+  // Serves access credentials from `access` (borrowed: REQUIRES it outlives this object). Call
+  // before Hooks().
+  void AttachAccess(AccessService* access) { access_ = access; }
   // The hooks for SafeApp (empty check when auth is off). They refer to this object.
   AuthHooks Hooks();
   Status Reload();
@@ -47,6 +57,7 @@ class RequestAuth {
   Current Snapshot();
 
   const AuthFiles files_;
+  AccessService* access_ = nullptr;
   std::mutex mu_;
   Current current_;  // GUARDED_BY(mu_); copied out per check
 };

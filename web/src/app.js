@@ -84,12 +84,12 @@ function formatBytes(n) {
   return `${(n / 1024).toFixed(1)} KiB (${n.toLocaleString('en')} bytes)`;
 }
 
-// An HTTP date as the calendar day it names (the server keeps days only).
-function formatDay(httpDate) {
+// An HTTP date as the calendar day it names (the server keeps days only), moved by `days`.
+function formatDay(httpDate, days = 0) {
   if (!httpDate) return 'not reported by this server';
   const t = Date.parse(httpDate);
   if (Number.isNaN(t)) return 'not reported by this server';
-  return new Date(t).toLocaleDateString('en-GB', {
+  return new Date(t + days * 86400000).toLocaleDateString('en-GB', {
     timeZone: 'UTC',
     day: 'numeric',
     month: 'long',
@@ -244,7 +244,11 @@ async function showBackup(response) {
   }
   $('fact-size').textContent = formatBytes(blob.length);
   $('fact-uploaded').textContent = formatDay(response.headers.get('Last-Modified'));
-  $('fact-expires').textContent = formatDay(response.headers.get('Expires'));
+  // Expires is the first day the backup is gone unless uploaded again: kept until the day before.
+  const expires = response.headers.get('Expires');
+  $('fact-expires').textContent = expires
+    ? `${formatDay(expires, -1)}, unless uploaded again`
+    : formatDay(expires);
   $('content-id').textContent = summary.id;
   $('content-nickname').textContent = summary.nickname || '(none)';
   $('content-public-key').textContent = summary.publicKey.match(/.{8}/g).join(' ');

@@ -1,0 +1,259 @@
+// Issue 18 end to end, through the three binaries: the provider makes an issuer key
+// (safe-admin access-key new), the customer makes a token and blinds it (safe-client access
+// request), the payment system signs it (safe-admin issue), the customer unblinds (finalize) and
+// redeems it at the server (redeem), then uploads a backup with the credential. A second redeem
+// is refused, also after kill -9. Afterwards nothing in the server's directory or log equals the
+// token, the blinded message or the signature, raw or as hex or base64.
+
+#include <dirent.h>
+#include <gtest/gtest.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "crypto/access_token.h"
+#include "tests/server/e2e_util.h"
+#include "tests/support/server_process.h"
+
+namespace safe::testing {
+namespace {
+
+const std::string kBin = SAFE_BIN_DIR;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The value after "name: " on its own line of text, or "".
+std::string Field(const std::string& text, const std::string& name) {
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
+  }
+  return "";
+}
+
+std::vector<uint8_t> FromB64Url(const std::string& text) {
+  auto bytes = crypto::Base64UrlDecode(text, "test");
+  EXPECT_TRUE(bytes.ok()) << text;
+  return bytes.ok() ? *bytes : std::vector<uint8_t>{};
+}
+
+// Every form a secret could be written in: raw, hex (both cases), base64 (padded, unpadded,
+// url-safe).
+std::vector<std::string> FormsOf(const std::vector<uint8_t>& bytes) {
+  std::vector<std::string> forms;
+  forms.emplace_back(bytes.begin(), bytes.end());
+  std::string hex(bytes.size() * 2 + 1, '\0');
+  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
+  hex.resize(bytes.size() * 2);
+  forms.push_back(hex);
+  std::string upper = hex;
+  for (char& c : upper) c = static_cast<char>(toupper(c));
+  forms.push_back(upper);
+  for (int variant : {sodium_base64_VARIANT_ORIGINAL, sodium_base64_VARIANT_ORIGINAL_NO_PADDING,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING}) {
+    std::string b64(sodium_base64_encoded_len(bytes.size(), variant), '\0');
+    sodium_bin2base64(b64.data(), b64.size(), bytes.data(), bytes.size(), variant);
+    b64.resize(strlen(b64.c_str()));
+    forms.push_back(b64);
+  }
+  return forms;
+}
+
+void CollectFiles(const std::string& dir, std::vector<std::string>* out) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    std::string path = dir + "/" + name;
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      CollectFiles(path, out);
+    } else if (S_ISREG(st.st_mode)) {
+      out->push_back(path);
+    }
+  }
+  closedir(d);
+}
+
+int Exec(const std::vector<std::string>& argv, const std::string& input, std::string* out,
+         std::string* err) {
+  return RunCommand(argv, input, out, err);
+}
+
+TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
+  ASSERT_EQ(sodium_init() >= 0, true);
+  TempDir work;
+  const std::string keys = work.path() + "/keys";
+  std::string out, err;
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048",
+                  "--days", "30"},
+                 "", &out, &err),
+            0)
+      << err;
+  const std::string pem = Field(out, "public-key");
+  ASSERT_FALSE(pem.empty()) << out;
+  // The private key is the owner's alone.
+  struct stat st;
+  ASSERT_EQ(stat(Field(out, "private-key").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  auto server = ServerProcess::Start({"--access-issuer-key", keys + "/issuer-keys"});
+  ASSERT_NE(server, nullptr);
+  EXPECT_NE(server->Log().find("authentication on (access credentials)"), std::string::npos);
+
+  // The customer: a token, blinded.
+  const std::string state = work.path() + "/token.json";
+  ASSERT_EQ(
+      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
+           &out, &err),
+      0)
+      << err;
+  const std::string request_line = out;
+  auto request = crypto::ParseIssueRequest(request_line);
+  ASSERT_TRUE(request.ok());
+  const std::vector<uint8_t> blinded = request->blinded_msg;
+  auto state_json = nlohmann::json::parse(ReadAll(state));
+  const std::vector<uint8_t> token = FromB64Url(state_json["token"]);
+  ASSERT_EQ(token.size(), crypto::kAccessTokenBytes);
+
+  // The payment system: a blind signature.
+  std::string blind_sig;
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, request_line, &blind_sig, &err), 0)
+      << err;
+
+  // The customer: finalize, keep a copy to try a double spend, redeem.
+  ASSERT_EQ(
+      Exec({kBin + "/safe-client", "access", "finalize", "--state", state}, blind_sig, &out, &err),
+      0)
+      << err;
+  state_json = nlohmann::json::parse(ReadAll(state));
+  const std::vector<uint8_t> signature = FromB64Url(state_json["signature"]);
+  ASSERT_FALSE(signature.empty());
+  const std::string copy = work.path() + "/copy.json";
+  std::ofstream(copy) << ReadAll(state);
+  ASSERT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
+                  server->BaseUrl()},
+                 "", &out, &err),
+            0)
+      << err;
+  const std::string user = Field(out, "user");
+  const std::string password = Field(out, "password");
+  ASSERT_FALSE(user.empty()) << out;
+  EXPECT_EQ(Field(out, "server-url"), server->BaseUrl());
+  EXPECT_FALSE(Field(out, "expires").empty());
+  // The state file no longer holds the token.
+  EXPECT_EQ(ReadAll(state).find(state_json["token"].get<std::string>()), std::string::npos);
+
+  // The credential works as any Basic credential.
+  CurlClient curl;
+  CurlRequest put;
+  put.method = "PUT";
+  put.url = server->BaseUrl() + "backups/" + std::string(64, 'a');
+  put.body = std::string(100, 'x');
+  put.headers = {"Content-Type: application/octet-stream"};
+  put.user = user;
+  put.password = password;
+  EXPECT_EQ(curl.Perform(put).status, 201);
+  CurlRequest anonymous = put;
+  anonymous.user.clear();
+  EXPECT_EQ(curl.Perform(anonymous).status, 401);
+  CurlRequest wrong = put;
+  wrong.password = password + "x";
+  EXPECT_EQ(curl.Perform(wrong).status, 401);
+
+  // A double spend: refused, also after kill -9.
+  EXPECT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
+                  server->BaseUrl()},
+                 "", &out, &err),
+            1);
+  EXPECT_NE(err.find("409"), std::string::npos) << err;
+  server->Kill9();
+  auto restarted = server->Restart();
+  ASSERT_NE(restarted, nullptr);
+  EXPECT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
+                  restarted->BaseUrl()},
+                 "", &out, &err),
+            1);
+  EXPECT_NE(err.find("409"), std::string::npos) << err;
+  put.url = restarted->BaseUrl() + "backups/" + std::string(64, 'a');
+  EXPECT_EQ(curl.Perform(put).status, 204);  // the credential survived too
+
+  // Nothing the server keeps or logs equals the token, the blinded message or the signature.
+  const std::string log = server->Log() + restarted->Log();
+  EXPECT_EQ(restarted->Terminate(), 0);
+  std::string server_dir = restarted->data_dir().substr(0, restarted->data_dir().rfind('/'));
+  std::vector<std::string> files;
+  CollectFiles(server_dir, &files);
+  ASSERT_FALSE(files.empty());
+  size_t scanned = 0;
+  for (const auto& [name, secret] : std::vector<std::pair<std::string, std::vector<uint8_t>>>{
+           {"token", token},
+           {"token's message", std::vector<uint8_t>(token.begin() + 32, token.end())},
+           {"blinded message", blinded},
+           {"signature", signature}}) {
+    for (const std::string& form : FormsOf(secret)) {
+      EXPECT_EQ(log.find(form), std::string::npos) << name << " in the log";
+      for (const std::string& file : files) {
+        EXPECT_EQ(ReadAll(file).find(form), std::string::npos) << name << " in " << file;
+        ++scanned;
+      }
+    }
+  }
+  EXPECT_GT(scanned, 0u);
+  // The scan finds what is there: the customer's unredeemed copy holds the token (base64url).
+  EXPECT_NE(ReadAll(copy).find(FormsOf(token).back()), std::string::npos);
+}
+
+TEST(AccessE2eTest, ServerRefusesAMalformedKeyListAtStart) {
+  TempDir work;
+  std::ofstream(work.path() + "/list") << "2030-01-01 missing.pem\n";
+  auto server = ServerProcess::Start({"--access-issuer-key", work.path() + "/list"});
+  EXPECT_EQ(server, nullptr);
+}
+
+TEST(AccessE2eTest, IssueRefusesRetiredAndUnknownKeys) {
+  TempDir work;
+  const std::string keys = work.path() + "/keys";
+  std::string out, err;
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
+                 &out, &err),
+            0);
+  const std::string id = Field(out, "id");
+  const std::string pem = Field(out, "public-key");
+  const std::string state = work.path() + "/s.json";
+  ASSERT_EQ(
+      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
+           &out, &err),
+      0);
+  const std::string request_line = out;
+  EXPECT_NE(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, "garbage\n", &out, &err), 0);
+  EXPECT_NE(err.find("issue request"), std::string::npos) << err;
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, id}, "", &out, &err),
+            0)
+      << err;
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "list", "--dir", keys}, "", &out, &err), 0);
+  EXPECT_NE(out.find("retired"), std::string::npos) << out;
+  EXPECT_NE(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, request_line, &out, &err), 0);
+  EXPECT_NE(err.find("retired"), std::string::npos) << err;
+  // A second request on the same state file is refused: it may hold an unredeemed token.
+  EXPECT_NE(
+      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
+           &out, &err),
+      0);
+}
+
+}  // namespace
+}  // namespace safe::testing
