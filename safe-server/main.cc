@@ -432,16 +432,10 @@ int Run(const ServerConfig& config) {
     while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
       // Reload credentials and the TLS certificate; connections stay open.
       Status reloaded = (*auth)->Reload();
-      if (!reloaded.ok()) {
-        LogError("reload: auth files: " + reloaded.message());
-        all_reloaded = false;
-      }
+      if (!reloaded.ok()) LogError("reload: auth files: " + reloaded.message());
       if (access->service) {
         Status keys = access->service->ReloadKeys();
-        if (!keys.ok()) {
-          LogError("reload: access-issuer-key: " + keys.message());
-          all_reloaded = false;
-        }
+        if (!keys.ok()) LogError("reload: access-issuer-key: " + keys.message());
       }
       if (!config.tls_cert.empty()) {
         Status tls = (*server)->ReloadTls();
