@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <memory>
+#include <optional>
 
 #include "crypto/backup_json.h"
 #include "crypto/blob.h"
 #include "crypto/id_export.h"
 #include "crypto/kdf.h"
+#include "safe-client/etag_state.h"
 #include "safe-client/files.h"
 #include "safe-client/http_client.h"
 #include "safe-client/password.h"
@@ -25,6 +27,7 @@ constexpr size_t kMaxJsonFileBytes = crypto::kMaxInflatedBytes;
 
 // The connection to one server: the client and the API over it.
 struct Server {
+  std::string base;  // the server's base URL without credentials
   std::unique_ptr<HttpClient> http;
   std::unique_ptr<SafeServerApi> api;
 };
@@ -69,6 +72,7 @@ Result<Server> Connect(const CommonOptions& o, std::ostream& err) {
     }
   }
   Server server;
+  server.base = url->base;
   server.http = std::make_unique<HttpClient>(std::move(options));
   server.api = std::make_unique<SafeServerApi>(url->base, *server.http);
   return server;
@@ -137,7 +141,7 @@ Status RunDerive(const CommonOptions& o, std::ostream& out, std::ostream& err) {
 }
 
 Status RunBackup(const CommonOptions& o, const std::string& input, std::ostream& out,
-                 std::ostream& err) {
+                 std::ostream& err, bool force) {
   Result<SecretBytes> json = ReadFileSecret(input, kMaxJsonFileBytes);
   if (!json.ok()) return json.status();
   if (Status s = crypto::ValidateBackupJson(*json); !s.ok()) {
@@ -157,31 +161,98 @@ Status RunBackup(const CommonOptions& o, const std::string& input, std::ostream&
   Result<std::vector<uint8_t>> blob = crypto::SealBackup(*json, keys->key);
   if (!blob.ok()) return blob.status();
   if (Status s = CheckBlobSize(blob->size(), limits); !s.ok()) return s;
-  Result<bool> replaced = server->api->PutBackup(keys->backup_id, *blob);
-  if (!replaced.ok()) return replaced.status();
-  out << (*replaced ? "Backup stored, replacing the previous one" : "Backup stored") << " ("
+  // Replace only the backup this device last saw (issue 16).
+  const std::string state = EtagStatePath(input);
+  PutCondition condition;
+  if (!force) {
+    Result<std::optional<std::string>> seen = LoadEtag(state, server->base, keys->backup_id);
+    if (!seen.ok()) return seen.status();
+    if (*seen) {
+      condition.if_match = **seen;
+    } else {
+      condition.if_none_match = true;
+    }
+  }
+  Result<PutAnswer> answer = server->api->PutBackup(keys->backup_id, *blob, condition);
+  if (!answer.ok()) {
+    if (!answer.status().IsFailedPrecondition()) return answer.status();
+    return Status::FailedPrecondition(
+        answer.status().message() +
+        "; nothing was uploaded. Restore the server's backup first (safe-client restore "
+        "--output " +
+        input +
+        "), or replace it anyway with --force (the server keeps the replaced one as a "
+        "version if it keeps versions: safe-client versions)");
+  }
+  if (!answer->etag.empty()) {
+    if (Status s = SaveEtag(state, server->base, keys->backup_id, answer->etag); !s.ok()) {
+      err << "safe-client: warning: the backup was stored, but " << state
+          << " could not be written (" << s.message() << "); the next backup will need --force\n";
+    }
+  }
+  out << (answer->replaced ? "Backup stored, replacing the previous one" : "Backup stored") << " ("
       << blob->size() << " bytes). The server keeps it for " << limits.retention_days
       << " days after the last upload.\n";
   return Status::OK();
 }
 
 Status RunRestore(const CommonOptions& o, const std::string& output, std::ostream& out,
-                  std::ostream& err) {
+                  std::ostream& err, uint32_t version) {
   if (output.empty()) return Status::InvalidArgument("--output is required");
   if (Status s = CheckOutputDirectory(output, "--output"); !s.ok()) return s;
   Result<Server> server = ConnectToSafeServer(o, err);
   if (!server.ok()) return server.status();
   Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
   if (!keys.ok()) return keys.status();
-  Result<std::vector<uint8_t>> blob = server->api->GetBackup(keys->backup_id);
+  std::string etag;
+  Result<std::vector<uint8_t>> blob = version == 0
+                                          ? server->api->GetBackup(keys->backup_id, &etag)
+                                          : server->api->GetVersion(keys->backup_id, version);
   if (!blob.ok()) return ExplainNoBackup(blob.status(), o);
+  if (version > 0) {
+    // This device has now seen the current backup: a backup of the restored version may
+    // replace it.
+    Result<BackupInfo> current = server->api->HeadBackup(keys->backup_id);
+    if (current.ok()) etag = current->etag;
+  }
   Result<SecretBytes> json = crypto::OpenBackup(blob->data(), blob->size(), keys->key);
   if (!json.ok()) return json.status();
   if (Status s = crypto::ValidateBackupJson(*json); !s.ok()) {
     return Status::Corruption("the backup decrypts, but is not a valid backup: " + s.message());
   }
   if (Status s = WriteFileAtomically(output, json->data(), json->size(), 0600); !s.ok()) return s;
-  out << "Backup restored to " << output << " (" << json->size() << " bytes).\n";
+  if (!etag.empty()) {
+    const std::string state = EtagStatePath(output);
+    if (Status s = SaveEtag(state, server->base, keys->backup_id, etag); !s.ok()) {
+      err << "safe-client: warning: " << state << " could not be written (" << s.message()
+          << "); the next backup from this file will need --force\n";
+    }
+  }
+  if (version > 0) {
+    out << "Version " << version << " of the backup restored to " << output << " (" << json->size()
+        << " bytes).\n";
+  } else {
+    out << "Backup restored to " << output << " (" << json->size() << " bytes).\n";
+  }
+  return Status::OK();
+}
+
+Status RunVersions(const CommonOptions& o, std::ostream& out, std::ostream& err) {
+  Result<Server> server = ConnectToSafeServer(o, err);
+  if (!server.ok()) return server.status();
+  Result<crypto::DerivedKeys> keys = Derive(o, /*confirm=*/false, err);
+  if (!keys.ok()) return keys.status();
+  Result<std::vector<VersionEntry>> versions = server->api->ListVersions(keys->backup_id);
+  if (!versions.ok()) return ExplainNoBackup(versions.status(), o);
+  if (versions->empty()) {
+    out << "The server keeps no previous versions of this backup.\n";
+    return Status::OK();
+  }
+  for (const VersionEntry& v : *versions) {
+    out << "version " << v.number << ": " << v.size << " bytes, uploaded " << v.uploaded
+        << ", replaced " << v.replaced << ", kept until " << v.expires << "\n";
+  }
+  out << "Restore one with: safe-client restore --version N --output FILE\n";
   return Status::OK();
 }
 

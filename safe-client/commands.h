@@ -40,12 +40,20 @@ Status RunConfig(const CommonOptions& o, std::ostream& out, std::ostream& err);
 Status RunDerive(const CommonOptions& o, std::ostream& out, std::ostream& err);
 // Validates the JSON file, fetches /config, encrypts, refuses a blob over maxBackupBytes, uploads.
 // With --kdf argon2id, notes on err that the Threema apps cannot read the backup.
+// Never replaces a backup newer than the one this device last saw (issue 16): the upload carries
+// If-Match with the ETag recorded in `<input>.etag` (etag_state.h), or If-None-Match: * when none
+// is recorded; the server's 412 becomes FailedPrecondition saying to restore first or use
+// --force. force: upload without a condition. The new ETag is recorded afterwards.
 Status RunBackup(const CommonOptions& o, const std::string& input, std::ostream& out,
-                 std::ostream& err);
+                 std::ostream& err, bool force = false);
 // Checks that --output's directory exists (before anything else), downloads, decrypts, validates
-// and writes the JSON atomically with mode 0600.
+// and writes the JSON atomically with mode 0600, and records the server's ETag in
+// `<output>.etag`. version > 0: that previous version instead (1 = the most recently replaced);
+// the ETag recorded is the current backup's, so that a backup of the restored file may replace it.
 Status RunRestore(const CommonOptions& o, const std::string& output, std::ostream& out,
-                  std::ostream& err);
+                  std::ostream& err, uint32_t version = 0);
+// Lists the previous versions the server keeps: number, size and days.
+Status RunVersions(const CommonOptions& o, std::ostream& out, std::ostream& err);
 Status RunDelete(const CommonOptions& o, std::ostream& out, std::ostream& err);
 // HEAD of the backup: its size and dates in plain words, and what the server does not store.
 Status RunInfo(const CommonOptions& o, std::ostream& out, std::ostream& err);

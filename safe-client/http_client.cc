@@ -120,6 +120,7 @@ struct HttpClient::Request {
   const std::vector<uint8_t>* body;  // PUT and POST only
   std::string content_type;
   std::string accept;
+  std::vector<std::string> extra_headers;  // whole header lines
 };
 
 HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
@@ -138,8 +139,9 @@ Result<HttpResponse> HttpClient::Head(const std::string& url) {
 }
 
 Result<HttpResponse> HttpClient::Put(const std::string& url, const std::vector<uint8_t>& body,
-                                     const std::string& content_type) {
-  return Perform(Request{"PUT", url, &body, content_type, ""});
+                                     const std::string& content_type,
+                                     const std::vector<std::string>& extra_headers) {
+  return Perform(Request{"PUT", url, &body, content_type, "", extra_headers});
 }
 
 Result<HttpResponse> HttpClient::Post(const std::string& url, const std::vector<uint8_t>& body,
@@ -197,6 +199,9 @@ Result<HttpResponse> HttpClient::Perform(const Request& request) {
   }
   if (!request.content_type.empty()) {
     headers = curl_slist_append(headers, ("Content-Type: " + request.content_type).c_str());
+  }
+  for (const std::string& line : request.extra_headers) {
+    headers = curl_slist_append(headers, line.c_str());
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 

@@ -73,8 +73,10 @@ class HttpClient {
   // answer's body exceeds max_response_bytes.
   Result<HttpResponse> Get(const std::string& url, const std::string& accept);
   Result<HttpResponse> Head(const std::string& url);
+  // extra_headers: whole header lines ("If-Match: \"...\""), e.g. the conditions of issue 16.
   Result<HttpResponse> Put(const std::string& url, const std::vector<uint8_t>& body,
-                           const std::string& content_type);
+                           const std::string& content_type,
+                           const std::vector<std::string>& extra_headers = {});
   Result<HttpResponse> Delete(const std::string& url);
   // A POST with a known-length body (POST /access/redeem).
   Result<HttpResponse> Post(const std::string& url, const std::vector<uint8_t>& body,

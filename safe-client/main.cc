@@ -74,11 +74,24 @@ int main(int argc, char** argv) {
   AddServerOptions(backup, &o);
   AddKeyOptions(backup, &o);
   backup->add_option("--input", input, "The backup JSON file")->required();
+  bool force = false;
+  backup->add_flag("--force", force,
+                   "Replace the server's backup even if it is not the one this device last saw");
 
   CLI::App* restore = app.add_subcommand("restore", "Download a backup and decrypt it to a file");
   AddServerOptions(restore, &o);
   AddKeyOptions(restore, &o);
   restore->add_option("--output", output, "Where to write the JSON (mode 0600)")->required();
+  uint32_t version = 0;
+  restore
+      ->add_option("--version", version,
+                   "Restore this previous version (1 = the most recently replaced)")
+      ->check(CLI::Range(1u, 255u));
+
+  CLI::App* versions =
+      app.add_subcommand("versions", "List the previous versions the server keeps of the backup");
+  AddServerOptions(versions, &o);
+  AddKeyOptions(versions, &o);
 
   CLI::App* remove = app.add_subcommand("delete", "Delete the backup from the server");
   AddServerOptions(remove, &o);
@@ -144,9 +157,11 @@ int main(int argc, char** argv) {
   } else if (derive->parsed()) {
     status = safe::client::RunDerive(o, std::cout, std::cerr);
   } else if (backup->parsed()) {
-    status = safe::client::RunBackup(o, input, std::cout, std::cerr);
+    status = safe::client::RunBackup(o, input, std::cout, std::cerr, force);
   } else if (restore->parsed()) {
-    status = safe::client::RunRestore(o, output, std::cout, std::cerr);
+    status = safe::client::RunRestore(o, output, std::cout, std::cerr, version);
+  } else if (versions->parsed()) {
+    status = safe::client::RunVersions(o, std::cout, std::cerr);
   } else if (remove->parsed()) {
     status = safe::client::RunDelete(o, std::cout, std::cerr);
   } else if (info->parsed()) {

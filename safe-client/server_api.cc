@@ -172,18 +172,91 @@ Result<ServerLimits> SafeServerApi::GetConfig() {
 }
 
 Result<bool> SafeServerApi::PutBackup(const BackupId& id, const std::vector<uint8_t>& blob) {
-  Result<HttpResponse> r = http_.Put(BackupUrl(id), blob, "application/octet-stream");
+  Result<PutAnswer> answer = PutBackup(id, blob, PutCondition{});
+  if (!answer.ok()) return answer.status();
+  return answer->replaced;
+}
+
+Result<PutAnswer> SafeServerApi::PutBackup(const BackupId& id, const std::vector<uint8_t>& blob,
+                                           const PutCondition& condition) {
+  std::vector<std::string> headers;
+  if (!condition.if_match.empty()) headers.push_back("If-Match: " + condition.if_match);
+  if (condition.if_none_match) headers.push_back("If-None-Match: *");
+  Result<HttpResponse> r = http_.Put(BackupUrl(id), blob, "application/octet-stream", headers);
   if (!r.ok()) return r.status();
+  if (r->status == 412) {
+    return Status::FailedPrecondition(
+        condition.if_none_match
+            ? "the server already has a backup for this ID and password that this device has "
+              "not seen"
+            : "the backup on the server has changed since this device last saw it (another "
+              "device or the app uploaded since)");
+  }
   if (!IsSuccess(r->status)) {
     if (r->status == 404) return Status::IOError("the server has no backup API at this URL");
     return ErrorForHttpStatus(*r, "upload", http_.has_credentials());
   }
-  return r->status == 204;
+  PutAnswer answer;
+  answer.replaced = r->status == 204;
+  if (const std::string* v = r->Header("etag")) answer.etag = *v;
+  return answer;
 }
 
-Result<std::vector<uint8_t>> SafeServerApi::GetBackup(const BackupId& id) {
+Result<std::vector<uint8_t>> SafeServerApi::GetBackup(const BackupId& id, std::string* etag) {
   Result<HttpResponse> r = http_.Get(BackupUrl(id), "application/octet-stream");
   if (!r.ok()) return r.status();
+  if (!IsSuccess(r->status)) return ErrorForHttpStatus(*r, "download", http_.has_credentials());
+  if (etag != nullptr) {
+    const std::string* v = r->Header("etag");
+    *etag = v != nullptr ? *v : "";
+  }
+  return std::move(r->body);
+}
+
+Result<std::vector<VersionEntry>> ParseVersions(const std::vector<uint8_t>& body) {
+  const Status bad =
+      Status::IOError("the server's list of versions is not what a Safe server sends");
+  nlohmann::json j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("versions") || !j["versions"].is_array()) {
+    return bad;
+  }
+  std::vector<VersionEntry> out;
+  for (const auto& v : j["versions"]) {
+    if (!v.is_object() || !v.value("version", nlohmann::json()).is_number_unsigned() ||
+        !v.value("size", nlohmann::json()).is_number_unsigned()) {
+      return bad;
+    }
+    VersionEntry e;
+    e.number = v["version"].get<uint32_t>();
+    e.size = v["size"].get<uint64_t>();
+    for (auto [key, field] :
+         {std::pair{"uploaded", &e.uploaded}, std::pair{"replaced", &e.replaced},
+          std::pair{"expires", &e.expires}}) {
+      if (v.contains(key) && v[key].is_string()) *field = v[key].get<std::string>();
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::vector<VersionEntry>> SafeServerApi::ListVersions(const BackupId& id) {
+  Result<HttpResponse> r = http_.Get(BackupUrl(id) + "/versions", "application/json");
+  if (!r.ok()) return r.status();
+  if (!IsSuccess(r->status)) {
+    return ErrorForHttpStatus(*r, "versions request", http_.has_credentials());
+  }
+  return ParseVersions(r->body);
+}
+
+Result<std::vector<uint8_t>> SafeServerApi::GetVersion(const BackupId& id, uint32_t n) {
+  Result<HttpResponse> r =
+      http_.Get(BackupUrl(id) + "/versions/" + std::to_string(n), "application/octet-stream");
+  if (!r.ok()) return r.status();
+  if (r->status == 404) {
+    return Status::NotFound("the server has no version " + std::to_string(n) +
+                            " of this backup (or no backup for this ID and password); "
+                            "`safe-client versions` lists what it keeps");
+  }
   if (!IsSuccess(r->status)) return ErrorForHttpStatus(*r, "download", http_.has_credentials());
   return std::move(r->body);
 }
@@ -196,6 +269,7 @@ Result<BackupInfo> SafeServerApi::HeadBackup(const BackupId& id) {
   if (const std::string* v = r->Header("content-length")) info.content_length = *v;
   if (const std::string* v = r->Header("last-modified")) info.last_modified = *v;
   if (const std::string* v = r->Header("expires")) info.expires = *v;
+  if (const std::string* v = r->Header("etag")) info.etag = *v;
   return info;
 }
 

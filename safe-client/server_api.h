@@ -5,6 +5,9 @@
 //   GET    <base>backups/<id>    -> 200 with the blob, 404 none
 //   HEAD   <base>backups/<id>    -> 200, 404
 //   DELETE <base>backups/<id>    -> 2xx, 404
+//   GET    <base>backups/<id>/versions      -> 200 {"versions": [...]}, 404 (issue 16)
+//   GET    <base>backups/<id>/versions/<n>  -> 200 with that previous blob, 404
+// PUT may carry If-Match / If-None-Match: * (412 when the backup is not the one named).
 //
 // Each HTTP refusal becomes a Status with its own message (ErrorForHttpStatus), so the command line
 // can print it as it is. Messages never contain the backup id, credentials or the server's body.
@@ -38,7 +41,33 @@ struct BackupInfo {
   std::string content_length;
   std::string last_modified;
   std::string expires;
+  std::string etag;
 };
+
+// What a PUT did: whether it replaced a backup (204), and the new backup's ETag (empty when the
+// server sent none: an older server).
+struct PutAnswer {
+  bool replaced = false;
+  std::string etag;
+};
+
+// The condition a PUT carries.
+struct PutCondition {
+  std::string if_match;        // an ETag: replace only that backup
+  bool if_none_match = false;  // If-None-Match: *: create only
+};
+
+// One previous version, as GET <base>backups/<id>/versions lists it. Days are YYYY-MM-DD.
+struct VersionEntry {
+  uint32_t number = 0;  // 1 = the most recently replaced
+  uint64_t size = 0;
+  std::string uploaded;
+  std::string replaced;
+  std::string expires;
+};
+
+// The body of GET <base>backups/<id>/versions. IOError when it is not what the server sends.
+Result<std::vector<VersionEntry>> ParseVersions(const std::vector<uint8_t>& body);
 
 // A parsed server URL: credentials taken out of it, the rest normalised to end in "/".
 struct ServerUrl {
@@ -85,8 +114,16 @@ class SafeServerApi {
   Result<ServerLimits> GetConfig();
   // Stores the blob; returns true if the server says it replaced an existing backup (204).
   Result<bool> PutBackup(const BackupId& id, const std::vector<uint8_t>& blob);
-  // NotFound(kNoBackupMessage) if there is none.
-  Result<std::vector<uint8_t>> GetBackup(const BackupId& id);
+  // Stores the blob under a condition. FailedPrecondition when the server answers 412 (the
+  // backup is not the one if_match names, or one exists and if_none_match was set).
+  Result<PutAnswer> PutBackup(const BackupId& id, const std::vector<uint8_t>& blob,
+                              const PutCondition& condition);
+  // NotFound(kNoBackupMessage) if there is none. *etag (if given) gets its ETag (or "").
+  Result<std::vector<uint8_t>> GetBackup(const BackupId& id, std::string* etag = nullptr);
+  // The versions the server keeps; NotFound(kNoBackupMessage) when there is no backup.
+  Result<std::vector<VersionEntry>> ListVersions(const BackupId& id);
+  // Version n's blob; NotFound (saying which versions there are to list) when there is none.
+  Result<std::vector<uint8_t>> GetVersion(const BackupId& id, uint32_t n);
   Result<BackupInfo> HeadBackup(const BackupId& id);
   Status DeleteBackup(const BackupId& id);
 

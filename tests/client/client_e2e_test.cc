@@ -142,7 +142,9 @@ TEST(ClientE2eTest, BacksUpThenRestoresOnANewDevice) {
   struct stat st {};
   ASSERT_EQ(stat(restored.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  EXPECT_EQ(List(new_phone.dir.path()), (std::set<std::string>{"password", "restored.json"}));
+  // Beside the restored file: the ETag of the backup it came from (issue 16), nothing else.
+  EXPECT_EQ(List(new_phone.dir.path()),
+            (std::set<std::string>{"password", "restored.json", "restored.json.etag"}));
 
   // Uploading again replaces the backup.
   Outcome again = Client(Cat(
@@ -817,8 +819,8 @@ TEST(ClientE2eTest, TheManPageAndClientMdNameEveryOption) {
   ASSERT_FALSE(man.empty());
   ASSERT_FALSE(md.empty());
   std::set<std::string> options;
-  for (const char* command :
-       {"config", "derive", "backup", "restore", "delete", "info", "export-id", "import-id"}) {
+  for (const char* command : {"config", "derive", "backup", "restore", "versions", "delete", "info",
+                              "export-id", "import-id"}) {
     const std::string help = Client({command, "--help"}).out;
     const std::regex option("  (--[a-z][a-z-]*)");
     for (std::sregex_iterator it(help.begin(), help.end(), option), end; it != end; ++it) {
@@ -861,6 +863,82 @@ TEST(ClientE2eTest, TheSampleIdentityWorksWithTheDocumentedCommands) {
   EXPECT_EQ(ReadFile(home.path() + "/restored.json"), sample);
   // export-id printed the ID export: 80 characters in groups of 4.
   EXPECT_TRUE(std::regex_search(r.out, std::regex("([A-Z2-7]{4}-){19}[A-Z2-7]{4}"))) << r.out;
+}
+
+// Issue 16: a device whose copy is stale cannot replace a newer backup by accident, while the
+// apps' plain PUT still works; the replaced uploads stay restorable as versions.
+TEST(ClientE2eTest, AStaleDeviceCannotReplaceANewerBackupButTheAppsPlainPutWorks) {
+  auto server = ServerProcess::Start();
+  ASSERT_NE(server, nullptr);
+  const std::string base = server->BaseUrl();
+  Device laptop;
+  Device tablet;
+  ASSERT_EQ(BackUpAppJson(base, laptop, "scrypt").exit_code, 0);
+  const std::string laptop_etag = ReadFile(laptop.Path("backup.json.etag"));
+  EXPECT_EQ(laptop_etag.size(), 32u + 1 + 34 + 1) << laptop_etag;  // "<key> \"<32 hex>\"\n"
+  // The backup id is not in the ETag file, in any spelling.
+  Outcome derive =
+      Client({"derive", "--id", kId, "--kdf", "scrypt", "--password-file", laptop.password_file});
+  ASSERT_EQ(derive.exit_code, 0);
+  const std::string id_hex = derive.out.substr(0, 64);
+  EXPECT_EQ(laptop_etag.find(id_hex), std::string::npos);
+
+  // The tablet has never seen the backup: it refuses to replace it.
+  Outcome blind = BackUpAppJson(base, tablet, "scrypt");
+  EXPECT_EQ(blind.exit_code, 1);
+  EXPECT_NE(blind.err.find("that this device has not seen"), std::string::npos) << blind.err;
+  EXPECT_NE(blind.err.find("--force"), std::string::npos) << blind.err;
+  // After a restore it may.
+  ASSERT_EQ(Client(Cat({"restore"}, Cat(KeyArgs(base, tablet, "scrypt"),
+                                        {"--output", tablet.Path("backup.json")})))
+                .exit_code,
+            0);
+  Outcome tablet_backup = Client(Cat(
+      {"backup"}, Cat(KeyArgs(base, tablet, "scrypt"), {"--input", tablet.Path("backup.json")})));
+  ASSERT_EQ(tablet_backup.exit_code, 0) << tablet_backup.err;
+
+  // The laptop's copy is now stale: refused, and the server keeps the tablet's upload.
+  Outcome stale = Client(Cat(
+      {"backup"}, Cat(KeyArgs(base, laptop, "scrypt"), {"--input", laptop.Path("backup.json")})));
+  EXPECT_EQ(stale.exit_code, 1);
+  EXPECT_NE(stale.err.find("has changed since this device last saw it"), std::string::npos)
+      << stale.err;
+  EXPECT_EQ(ReadFile(laptop.Path("backup.json.etag")), laptop_etag);  // unchanged
+
+  // The app's plain PUT (no condition) is accepted as ever.
+  HttpClient http(HttpOptions{});
+  const std::vector<uint8_t> app_blob(300, 0x42);
+  Result<HttpResponse> put =
+      http.Put(base + "backups/" + id_hex, app_blob, "application/octet-stream");
+  ASSERT_TRUE(put.ok()) << put.status().ToString();
+  EXPECT_EQ(put->status, 204);
+  ASSERT_NE(put->Header("etag"), nullptr);
+
+  // Three uploads were replaced: the versions list them, newest first, without the app's blob.
+  Outcome versions = Client(Cat({"versions"}, KeyArgs(base, laptop, "scrypt")));
+  ASSERT_EQ(versions.exit_code, 0) << versions.err;
+  EXPECT_NE(versions.out.find("version 1: "), std::string::npos) << versions.out;
+  EXPECT_NE(versions.out.find("version 2: "), std::string::npos) << versions.out;
+  EXPECT_EQ(versions.out.find("version 3: "), std::string::npos) << versions.out;
+
+  // Version 1 is the tablet's backup: restore it, then --force is not needed to put it back.
+  const std::string old = laptop.Path("old.json");
+  Outcome restore_old = Client(
+      Cat({"restore"}, Cat(KeyArgs(base, laptop, "scrypt"), {"--version", "1", "--output", old})));
+  ASSERT_EQ(restore_old.exit_code, 0) << restore_old.err;
+  EXPECT_EQ(ReadFile(old), kAppJson);
+  Outcome missing = Client(Cat({"restore"}, Cat(KeyArgs(base, laptop, "scrypt"),
+                                                {"--version", "9", "--output", old + "9"})));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no version 9"), std::string::npos) << missing.err;
+  Outcome put_back =
+      Client(Cat({"backup"}, Cat(KeyArgs(base, laptop, "scrypt"), {"--input", old})));
+  ASSERT_EQ(put_back.exit_code, 0) << put_back.err;
+
+  // --force replaces whatever is there.
+  Outcome forced = Client(Cat({"backup"}, Cat(KeyArgs(base, tablet, "scrypt"),
+                                              {"--input", tablet.Path("backup.json"), "--force"})));
+  EXPECT_EQ(forced.exit_code, 0) << forced.err;
 }
 
 }  // namespace

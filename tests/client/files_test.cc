@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <set>
 #include <string>
 
+#include "safe-client/etag_state.h"
 #include "safe-client/password.h"
 #include "tests/support/server_process.h"
 
@@ -110,6 +113,41 @@ TEST(PasswordFileTest, ReadsTheFirstLineOnly) {
   EXPECT_TRUE(ReadPasswordFile(path).status().IsInvalidArgument());
   Write(path, "");
   EXPECT_TRUE(ReadPasswordFile(path).status().IsInvalidArgument());
+}
+
+// Issue 16: the ETag sidecar keeps one line per server and backup, never the id itself.
+TEST(EtagStateTest, RecordsPerServerAndBackupWithoutTheId) {
+  safe::testing::TempDir dir;
+  const std::string path = EtagStatePath(dir.path() + "/backup.json");
+  EXPECT_EQ(path, dir.path() + "/backup.json.etag");
+  BackupId::Bytes a_bytes{};
+  BackupId::Bytes b_bytes{};
+  b_bytes[0] = 1;
+  const BackupId a = BackupId::FromBytes(a_bytes);
+  const BackupId b = BackupId::FromBytes(b_bytes);
+  auto none = LoadEtag(path, "https://s/", a);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());  // no file yet
+  ASSERT_TRUE(SaveEtag(path, "https://s/", a, "\"aaaa\"").ok());
+  ASSERT_TRUE(SaveEtag(path, "https://s/", b, "\"bbbb\"").ok());
+  ASSERT_TRUE(SaveEtag(path, "https://other/", a, "\"cccc\"").ok());
+  ASSERT_TRUE(SaveEtag(path, "https://s/", a, "\"dddd\"").ok());  // replaces the first
+  EXPECT_EQ(LoadEtag(path, "https://s/", a)->value(), "\"dddd\"");
+  EXPECT_EQ(LoadEtag(path, "https://s/", b)->value(), "\"bbbb\"");
+  EXPECT_EQ(LoadEtag(path, "https://other/", a)->value(), "\"cccc\"");
+  std::ifstream f(path);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 3);
+  EXPECT_EQ(text.find(a.ToHex()), std::string::npos);
+  EXPECT_EQ(text.find(b.ToHex()), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  // A damaged file is named in the error, not silently ignored.
+  std::ofstream(path) << "garbage\n";
+  Status bad = LoadEtag(path, "https://s/", a).status();
+  EXPECT_TRUE(bad.IsInvalidArgument());
+  EXPECT_NE(bad.message().find(path), std::string::npos);
 }
 
 }  // namespace

@@ -151,5 +151,23 @@ TEST(BlobSizeTest, RefusesOnlyBlobsOverTheLimit) {
   EXPECT_NE(s.message().find("1000"), std::string::npos);
 }
 
+TEST(ParseVersionsTest, ReadsTheServersListAndRefusesAnythingElse) {
+  auto versions = ParseVersions(
+      Body(R"({"versions":[{"version":1,"size":10,"uploaded":"2024-10-04","replaced":"2024-10-05",)"
+           R"("expires":"2025-04-03"},{"version":2,"size":7,"uploaded":"2024-10-01",)"
+           R"("replaced":"2024-10-04","expires":"2025-04-02"}]})"));
+  ASSERT_TRUE(versions.ok()) << versions.status().ToString();
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0].number, 1u);
+  EXPECT_EQ((*versions)[0].size, 10u);
+  EXPECT_EQ((*versions)[0].replaced, "2024-10-05");
+  EXPECT_EQ((*versions)[1].expires, "2025-04-02");
+  EXPECT_TRUE(ParseVersions(Body(R"({"versions":[]})"))->empty());
+  for (const char* body : {"", "[]", "{}", R"({"versions":{}})", R"({"versions":[{"size":1}]})",
+                           R"({"versions":[{"version":-1,"size":1}]})", "<html>"}) {
+    EXPECT_TRUE(ParseVersions(Body(body)).status().IsIOError()) << body;
+  }
+}
+
 }  // namespace
 }  // namespace safe::client
