@@ -405,7 +405,11 @@ int Run(const ServerConfig& config) {
     AdminApp admin_app(
         metrics,
         [rocks, &service] {
-          return (rocks == nullptr || rocks->Stats().ok()) && service.writable();
+          if (rocks == nullptr) return service.writable();
+          // Stats() recovers the store first when the cause of a failed write has gone, so
+          // readiness comes back by itself, without waiting for a PUT that a load balancer
+          // would not send to a server it sees as not ready.
+          return rocks->Stats().ok() && !rocks->Recovering();
         },
         std::move(checkpoint));
     auto admin_server = HttpServer::Start(admin, admin_app);

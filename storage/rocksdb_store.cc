@@ -1043,6 +1043,12 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
   return deleted;
 }
 
+bool RocksDbStore::Recovering() {
+  if (impl_->recovery->resume_needed.load()) return true;
+  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
+  return impl_->reopen_pending;
+}
+
 Result<StoreStats> RocksDbStore::Stats() {
   // Polled by /readyz: a store whose error has gone becomes ready without waiting for a write.
   impl_->Recover(/*for_write=*/false);

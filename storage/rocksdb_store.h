@@ -180,6 +180,11 @@ class RocksDbStore final : public BackupStore {
   // background error was raised (see "Errors" above). Unavailable after Close().
   Result<StoreStats> Stats();
 
+  // True while a failed write or a background error has not been recovered from (see "Errors"
+  // above): writes are expected to fail. Stats() tries to recover first, so a caller that
+  // polls Stats() and then this (as /readyz does) sees the store become ready again by itself.
+  bool Recovering();
+
   // Writes a consistent copy of the database (both column families, as of one moment) to
   // out_dir, which must not exist; its parent directories are created if missing. Writes may go
   // on meanwhile. The copy is itself a database directory that Open and OpenReadOnly accept, and

@@ -107,6 +107,37 @@ TEST(StoreRecoveryTest, WritesWorkAgainAfterRunningOutOfDescriptorsIssue13) {
   EXPECT_TRUE(store.Close().ok());
 }
 
+// /readyz polls Stats() and Recovering(): the store is ready again by itself, before any write.
+TEST(StoreRecoveryTest, StatsRecoversTheStoreWithoutAWriteIssue13) {
+  testing::TempDir dir;
+  RocksDbOptions options;
+  options.path = dir.path() + "/db";
+  options.write_buffer_bytes = 1 << 20;
+  auto opened = RocksDbStore::Open(options);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  RocksDbStore& store = **opened;
+  std::string blob(100 * 1024, 'x');
+  bool failed = false;
+  int n = 0;
+  {
+    DescriptorsExhausted exhausted;
+    for (; n < 200 && !failed; ++n) failed = !store.Put(IdFor(n), blob, 20000).ok();
+    ASSERT_TRUE(failed);
+    EXPECT_TRUE(store.Recovering());
+    (void)store.Stats();  // a try while still out of descriptors fails
+    EXPECT_TRUE(store.Recovering());
+  }
+  const auto released = std::chrono::steady_clock::now();
+  bool ready = false;
+  while (!ready && std::chrono::steady_clock::now() - released < std::chrono::seconds(3)) {
+    ready = store.Stats().ok() && !store.Recovering();
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(ready) << "Stats() did not recover the store within 3 s";
+  EXPECT_TRUE(store.Put(IdFor(n), blob, 20000).ok());
+  EXPECT_TRUE(store.Close().ok());
+}
+
 // The reopen never makes a new, empty database where the old one went missing meanwhile.
 TEST(StoreRecoveryTest, AReopenDoesNotCreateAnEmptyStoreInPlaceOfAMovedOne) {
   testing::TempDir dir;
