@@ -297,13 +297,6 @@ int Run(const ServerConfig& config) {
   } else {
     storage::RocksDbOptions store_options;
     store_options.path = config.data_dir;
-  // Anonymous access credentials (issue 18), when access-issuer-key is set.
-  auto access = SetUpAccess(config, *key, clock);
-  if (!access.ok()) {
-    std::cerr << "safe-server: access-issuer-key: " << access.status().message() << "\n";
-    return access.status().IsInvalidArgument() ? 2 : 1;
-  }
-  if (access->service) (*auth)->AttachAccess(access->service.get());
     store_options.block_cache_bytes = config.block_cache_bytes;
     store_options.write_buffer_bytes = config.write_buffer_bytes;
     // Every blob is authenticated by SealedStore's AES-GCM tag: RocksDB's (software) CRC32C of
@@ -325,6 +318,13 @@ int Run(const ServerConfig& config) {
   BackupService service(
       store, clock,
       BackupServiceOptions{config.max_backup_bytes, config.retention_days, config.keep_versions});
+  // Anonymous access credentials (issue 18), when access-issuer-key is set.
+  auto access = SetUpAccess(config, *key, clock);
+  if (!access.ok()) {
+    std::cerr << "safe-server: access-issuer-key: " << access.status().message() << "\n";
+    return access.status().IsInvalidArgument() ? 2 : 1;
+  }
+  if (access->service) (*auth)->AttachAccess(access->service.get());
 
   ThrottleOptions throttle_options;
   throttle_options.guess_burst = config.guess_burst;
@@ -405,11 +405,7 @@ int Run(const ServerConfig& config) {
     AdminApp admin_app(
         metrics,
         [rocks, &service] {
-          if (rocks == nullptr) return service.writable();
-          // Stats() recovers the store first when the cause of a failed write has gone, so
-          // readiness comes back by itself, without waiting for a PUT that a load balancer
-          // would not send to a server it sees as not ready.
-          return rocks->Stats().ok() && !rocks->Recovering();
+          return (rocks == nullptr || rocks->Stats().ok()) && service.writable();
         },
         std::move(checkpoint));
     auto admin_server = HttpServer::Start(admin, admin_app);
@@ -417,7 +413,6 @@ int Run(const ServerConfig& config) {
       std::cerr << "safe-server: admin-listen: " << admin_server.status().message() << "\n";
       return 1;
     }
-             : access->service        ? "on (access credentials)"
 
     // The lines tests and scripts wait for; the ports are the real ones when 0 was asked.
     std::fprintf(stderr, "safe-server: admin listening on %s\n",
@@ -426,6 +421,7 @@ int Run(const ServerConfig& config) {
             ", authentication " +
             (!config.htpasswd.empty() ? "on (htpasswd)"
              : !config.tokens.empty() ? "on (tokens)"
+             : access->service        ? "on (access credentials)"
                                       : "off: anyone who reaches the port may store backups") +
             ", max-connections " + std::to_string(max_connections));
     std::fprintf(stderr, "safe-server: listening on %s\n",
