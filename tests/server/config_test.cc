@@ -27,6 +27,8 @@ const std::vector<std::string> kAllKeys = {
     "htpasswd",
     "tokens",
     "auth-realm",
+    "access-issuer-key",
+    "access-days",
     "tls-cert",
     "tls-key",
     "threads",
@@ -87,6 +89,8 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.htpasswd, b.htpasswd);
   EXPECT_EQ(a.tokens, b.tokens);
   EXPECT_EQ(a.auth_realm, b.auth_realm);
+  EXPECT_EQ(a.access_issuer_key, b.access_issuer_key);
+  EXPECT_EQ(a.access_days, b.access_days);
   EXPECT_EQ(a.tls_cert, b.tls_cert);
   EXPECT_EQ(a.tls_key, b.tls_key);
   EXPECT_EQ(a.threads, b.threads);
@@ -532,6 +536,17 @@ TEST_F(ConfigTest, VersionPrintsTheProjectVersion) {
   EXPECT_EQ(outcome.parse.exit_code, 0);
   EXPECT_EQ(outcome.out, std::string("safe-server ") + SAFE_PROJECT_VERSION + "\n");
   EXPECT_EQ(outcome.err, "");
+}
+
+// Issue 18: access-days is a bounded number, access-issuer-key a readable file.
+TEST_F(ConfigTest, AccessSettingsAreChecked) {
+  Outcome days = Parse({"--access-days", "0"});
+  EXPECT_EQ(days.parse.exit_code, 2);
+  EXPECT_EQ(days.err, "safe-server: access-days: must be a whole number from 1 to 3650, got \"0\"\n");
+  EXPECT_EQ(Parse({"--access-days", "30"}).parse.config.access_days, 30u);
+  Outcome missing = Parse({"--access-issuer-key", "/nonexistent/issuer-keys"});
+  EXPECT_EQ(missing.parse.exit_code, 2);
+  EXPECT_EQ(missing.err.rfind("safe-server: access-issuer-key: cannot read", 0), 0u) << missing.err;
 }
 
 // conf/safe-server.conf is the documented example: it must set every key, to its default, so
