@@ -542,7 +542,8 @@ TEST_F(ConfigTest, VersionPrintsTheProjectVersion) {
 TEST_F(ConfigTest, AccessSettingsAreChecked) {
   Outcome days = Parse({"--access-days", "0"});
   EXPECT_EQ(days.parse.exit_code, 2);
-  EXPECT_EQ(days.err, "safe-server: access-days: must be a whole number from 1 to 3650, got \"0\"\n");
+  EXPECT_EQ(days.err,
+            "safe-server: access-days: must be a whole number from 1 to 3650, got \"0\"\n");
   EXPECT_EQ(Parse({"--access-days", "30"}).parse.config.access_days, 30u);
   Outcome missing = Parse({"--access-issuer-key", "/nonexistent/issuer-keys"});
   EXPECT_EQ(missing.parse.exit_code, 2);
