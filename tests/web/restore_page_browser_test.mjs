@@ -4,7 +4,7 @@
 // backup id the page asks for is checked too), makes the ID export and checks it with
 // safe-client import-id, and shows each error a person can meet: no backup (a wrong password),
 // a damaged backup, a server asking for credentials (401), a rate-limited client (429). Also
-// behind a path prefix (a small proxy), and with no CSP violation. Screenshots of the main
+// behind a path prefix (a small proxy), over HTTPS, and with no CSP violation. Screenshots of the main
 // states go to $SAFE_WEB_SCREENSHOTS.
 //
 // Environment (set by tests/web/CMakeLists.txt): SAFE_BIN_DIR, SAFE_SOURCE_DIR,
@@ -159,6 +159,7 @@ before(async () => {
       '--no-first-run',
     ],
     viewport: { width: 860, height: 900 },
+    ignoreHTTPSErrors: true, // the HTTPS case's self-signed certificate
     locale: 'en-GB',
   });
   plain = await startServer('plain');
@@ -288,6 +289,29 @@ test('works behind a path prefix, by relative URLs only', async () => {
   } finally {
     proxy.close();
   }
+});
+
+test('works over HTTPS (the built-in TLS)', async () => {
+  const key = path.join(tmp, 'https-key.pem'); // not tls.key: the data dir's server key is that
+  const cert = path.join(tmp, 'https-cert.pem');
+  const made = spawnSync('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1',
+  ], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  const server = (await startServer('tls', ['--tls-cert', cert, '--tls-key', key]))
+    .replace('http://', 'https://');
+  run('safe-client', [
+    'backup', '--server', server, '--cacert', cert, '--id', kId, '--kdf', 'scrypt',
+    '--password-file', path.join(tmp, 'password'), '--input', kIdentity,
+  ]);
+  const page = await openPage(`${server}restore/`);
+  await check(page, kId, kPassword, 'result');
+  assert.equal(backupRequests(page)[0].url, `${server}backups/${kBackupId}`);
+  assert.equal((await page.textContent('#content-nickname')).trim(), 'Sample');
+  assert.deepEqual(page.problems, []);
+  await page.close();
 });
 
 test('a server that asks for credentials (401): the page asks, then sends Basic', async () => {
