@@ -346,20 +346,22 @@ std::optional<KeyError> ParseCorsOrigins(const std::string& list, std::vector<st
     for (char& c : item) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
     if (!item.empty() && item.back() == '/') item.pop_back();
     size_t scheme_end = item.find("://");
-    bool ok = scheme_end != std::string::npos && scheme_end > 0 &&
-              item.size() > scheme_end + 3 && isalpha(static_cast<unsigned char>(item[0]));
+    bool ok = scheme_end != std::string::npos && scheme_end > 0 && item.size() > scheme_end + 3 &&
+              isalpha(static_cast<unsigned char>(item[0]));
     for (size_t i = 0; ok && i < scheme_end; ++i) {
       char c = item[i];
       ok = isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
     }
     for (size_t i = ok ? scheme_end + 3 : item.size(); ok && i < item.size(); ++i) {
       char c = item[i];
-      ok = isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-           c == '[' || c == ']' || c == '_';
+      ok = isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '[' ||
+           c == ']' || c == '_';
     }
     if (!ok) {
-      return KeyError{kKey, "each origin is scheme://host[:port] with no path (e.g. "
-                            "https://app.example.org), or *; got " + Quote(item)};
+      return KeyError{kKey,
+                      "each origin is scheme://host[:port] with no path (e.g. "
+                      "https://app.example.org), or *; got " +
+                          Quote(item)};
     }
     auto ends_with = [&item](const std::string& tail) {
       return item.size() > tail.size() &&
