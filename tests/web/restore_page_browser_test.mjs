@@ -4,7 +4,8 @@
 // backup id the page asks for is checked too), makes the ID export and checks it with
 // safe-client import-id, and shows each error a person can meet: no backup (a wrong password),
 // a damaged backup, a server asking for credentials (401), a rate-limited client (429). Also
-// behind a path prefix (a small proxy), over HTTPS, and with no CSP violation. Screenshots of the main
+// behind a path prefix (a small proxy), over HTTPS, and with no CSP violation; and CORS
+// (cors-origins) for a page on another origin, as Threema Desktop's. Screenshots of the main
 // states go to $SAFE_WEB_SCREENSHOTS.
 //
 // Environment (set by tests/web/CMakeLists.txt): SAFE_BIN_DIR, SAFE_SOURCE_DIR,
@@ -340,6 +341,61 @@ test('a server that asks for credentials (401): the page asks, then sends Basic'
   assert.equal(last.headers.authorization, expected);
   assert.equal((await page.textContent('#content-nickname')).trim(), 'Sample');
   await page.close();
+});
+
+// A blank page on an origin of its own, standing in for Threema Desktop's renderer.
+function startOtherOrigin() {
+  const site = http.createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' }).end('<!doctype html><title>other</title>');
+  });
+  return new Promise((resolve) => {
+    site.listen(0, '127.0.0.1', () => resolve({ site, origin: `http://127.0.0.1:${site.address().port}` }));
+  });
+}
+
+test('CORS: a listed origin may call the API with Basic credentials, another may not', async () => {
+  const listed = await startOtherOrigin();
+  const unlisted = await startOtherOrigin();
+  try {
+    const htpasswd = run('safe-admin', ['hash-password', '--user', 'bob'], 'server password 2\n');
+    const server = await startServer('cors', [
+      '--htpasswd', file('htpasswd-cors', htpasswd), '--cors-origins', listed.origin,
+    ]);
+    run('safe-client', [
+      'backup', '--server', server, '--id', kId, '--kdf', 'scrypt',
+      '--password-file', path.join(tmp, 'password'), '--input', kIdentity,
+      '--user', 'bob', '--auth-password-file', file('auth-password-2', 'server password 2\n'),
+    ]);
+    // What Desktop does: fetch the backup with Basic credentials (a preflighted request).
+    const call = (page, authorization) => page.evaluate(
+      async ({ url, authorization }) => {
+        const headers = { Accept: 'application/octet-stream' };
+        if (authorization) headers.Authorization = authorization;
+        try {
+          const r = await fetch(url, { headers });
+          return { status: r.status, bytes: (await r.arrayBuffer()).byteLength };
+        } catch (e) {
+          return { error: String(e) };
+        }
+      },
+      { url: `${server}backups/${kBackupId}`, authorization },
+    );
+    const basic = 'Basic ' + Buffer.from('bob:server password 2').toString('base64');
+    const page = await context.newPage();
+    await page.goto(`${listed.origin}/`);
+    const ok = await call(page, basic);
+    assert.equal(ok.status, 200, JSON.stringify(ok));
+    assert.ok(ok.bytes > 100);
+    // Without credentials the 401 is readable too, so the client can ask for them.
+    assert.equal((await call(page, null)).status, 401);
+    await page.goto(`${unlisted.origin}/`);
+    const refused = await call(page, basic);
+    assert.match(refused.error || '', /Failed to fetch/, JSON.stringify(refused));
+    await page.close();
+  } finally {
+    listed.site.close();
+    unlisted.site.close();
+  }
 });
 
 test('a rate-limited client (429) is told how long to wait', async () => {
