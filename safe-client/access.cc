@@ -126,6 +126,12 @@ Status RunAccessRequest(const AccessOptions& o, std::ostream& out, std::ostream&
 
 Status RunAccessFinalize(const AccessOptions& o, std::istream& in, std::ostream& out,
                          std::ostream& err) {
+  // The answer first, then the state: in a pipeline (request | issue | finalize) the state file
+  // is complete once the answer has arrived.
+  std::string text = o.blind_signature;
+  if (text.empty()) std::getline(in, text);
+  text = Trim(text);
+  if (text.empty()) return Status::InvalidArgument("no blind signature given");
   State state;
   Status read = ReadState(o.state, &state);
   if (!read.ok()) return read;
@@ -135,10 +141,6 @@ Status RunAccessFinalize(const AccessOptions& o, std::istream& in, std::ostream&
   if (state.json.value("redeemed", false)) {
     return Status::InvalidArgument(o.state + " was redeemed already");
   }
-  std::string text = o.blind_signature;
-  if (text.empty()) std::getline(in, text);
-  text = Trim(text);
-  if (text.empty()) return Status::InvalidArgument("no blind signature given");
   auto blind_sig = crypto::Base64UrlDecode(text, "the blind signature");
   if (!blind_sig.ok()) return blind_sig.status();
   auto key = KeyOf(state, o.state);
