@@ -63,7 +63,7 @@ uint64_t RateLimitedLog::total() const {
 
 void RateLimitedLog::WriteCounted(Clock::time_point now) {
   const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - last_line_).count();
-  Log(level_, message_ + " (" + std::to_string(counted_) + " more times in the last " +
+  Log(level_, message_ + " (" + std::to_string(counted_) + " more in the last " +
                   std::to_string(seconds) + " s)");
   counted_ = 0;
   last_line_ = now;

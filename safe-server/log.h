@@ -28,7 +28,7 @@ inline void LogError(std::string_view m) { Log(LogLevel::kError, m); }
 // A message for an event that can repeat thousands of times a second (accept failing with
 // EMFILE): the first occurrence is logged at once; later ones are counted, and once `interval`
 // has passed since the last line, the next Note() or Flush() writes one line with the count
-// ("MESSAGE (N more times in the last 10 s)"). So a burst costs one line per interval.
+// ("MESSAGE (N more in the last 10 s)"). So a burst costs one line per interval.
 // Thread-safety: safe from any thread.
 class RateLimitedLog {
  public:

@@ -7,6 +7,7 @@
 // that the acceptor's accept4 fails with EMFILE while the clients (created beforehand) connect.
 
 #include "safe-server/acceptor.h"
+#include "safe-server/log.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -183,6 +184,28 @@ TEST(AcceptorTest, OutOfDescriptorsBacksOffClosesWaitersAndLogsOnceIssue13) {
   EXPECT_EQ(warnings, 1u) << log.substr(0, 2000);
   EXPECT_GE(accepted_after, expected);
   EXPECT_LT(took.count(), 1000);
+}
+
+// The warning's rate limit on its own: one line at once, then one line per interval with the
+// count of what it held back, written at the next occurrence or at Flush.
+TEST(RateLimitedLogTest, OneLinePerIntervalWithACount) {
+  CapturedStderr captured;
+  RateLimitedLog log(LogLevel::kWarning, "out of something", std::chrono::seconds(10));
+  const auto t0 = std::chrono::steady_clock::time_point() + std::chrono::hours(1);
+  for (int i = 0; i < 1000; ++i) log.Note(t0 + milliseconds(i));  // a burst within 1 s
+  log.Flush(t0 + std::chrono::seconds(5));                        // not yet due
+  log.Flush(t0 + std::chrono::seconds(11));                       // due: the 999 held back
+  log.Flush(t0 + std::chrono::seconds(30));                       // nothing new: no line
+  log.Note(t0 + std::chrono::seconds(31));   // 20 s since the last line: written at once
+  log.Note(t0 + std::chrono::seconds(40));   // held (9 s since)
+  log.Flush(t0 + std::chrono::seconds(42));  // due: the one held back
+  EXPECT_EQ(log.total(), 1002u);
+  const std::string text = captured.Text();
+  EXPECT_EQ(text,
+            "safe-server: warning: out of something\n"
+            "safe-server: warning: out of something (999 more in the last 11 s)\n"
+            "safe-server: warning: out of something (1 more in the last 20 s)\n"
+            "safe-server: warning: out of something (1 more in the last 11 s)\n");
 }
 
 }  // namespace
