@@ -22,6 +22,7 @@
 #include "safe-server/access.h"
 #include "safe-server/admin_app.h"
 #include "safe-server/backup_service.h"
+#include "safe-server/checkpoint.h"
 #include "safe-server/config.h"
 #include "safe-server/handlers.h"
 #include "safe-server/http_server.h"
@@ -106,28 +107,6 @@ class Sweeper {
   bool stop_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;
 };
-
-// A consistent hot copy of the database in a new directory under `parent`, with the KEYCHECK
-// file (without it a sealed server refuses the restored directory). Returns the directory.
-Result<std::string> MakeCheckpoint(storage::RocksDbStore& engine, const std::string& data_dir,
-                                   const std::string& parent) {
-  char stamp[32];
-  time_t now = time(nullptr);
-  struct tm tm_utc;
-  gmtime_r(&now, &tm_utc);
-  strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm_utc);
-  std::string dir = parent + "/checkpoint-" + stamp;
-  for (int n = 2; std::filesystem::exists(dir); ++n) {
-    dir = parent + "/checkpoint-" + stamp + "-" + std::to_string(n);
-  }
-  Status s = engine.Checkpoint(dir);
-  if (!s.ok()) return s;
-  std::error_code ec;
-  std::filesystem::copy_file(data_dir + "/" + kKeyCheckFileName, dir + "/" + kKeyCheckFileName, ec);
-  if (ec) return Status::IOError("copying " + std::string(kKeyCheckFileName) + ": " + ec.message());
-  LogInfo("checkpoint written to " + dir);
-  return dir;
-}
 
 // Descriptors that neither listener counts: stdio, the store's files beyond those already there
 // (new SST, blob and WAL files, compactions, checkpoints), the key and auth files, a RADOS
@@ -402,12 +381,25 @@ int Run(const ServerConfig& config) {
         return MakeCheckpoint(*rocks, config.data_dir, checkpoint_dir);
       };
     }
+    AdminOptions admin_options;
+    if (!config.admin_token_file.empty()) {
+      Result<std::string> token = ReadAdminToken(config.admin_token_file);
+      if (!token.ok()) {
+        std::cerr << "safe-server: " << token.status().message() << "\n";
+        return 2;
+      }
+      admin_options.token = std::move(*token);
+    }
     AdminApp admin_app(
         metrics,
         [rocks, &service] {
-          return (rocks == nullptr || rocks->Stats().ok()) && service.writable();
+          if (rocks == nullptr) return service.writable();
+          // Stats() recovers the store first when the cause of a failed write has gone, so
+          // readiness comes back by itself, without waiting for a PUT that a load balancer
+          // would not send to a server it sees as not ready.
+          return rocks->Stats().ok() && !rocks->Recovering();
         },
-        std::move(checkpoint));
+        std::move(checkpoint), std::move(admin_options));
     auto admin_server = HttpServer::Start(admin, admin_app);
     if (!admin_server.ok()) {
       std::cerr << "safe-server: admin-listen: " << admin_server.status().message() << "\n";
@@ -430,18 +422,33 @@ int Run(const ServerConfig& config) {
 
     int sig = 0;
     while (sigwait(&signals, &sig) == 0 && sig == SIGHUP) {
-      // Reload credentials and the TLS certificate; connections stay open.
+      // Reload credentials and the TLS certificate; connections stay open. What fails to load
+      // keeps what was loaded before, and the log says so instead of "reloaded".
+      bool all_reloaded = true;
       Status reloaded = (*auth)->Reload();
-      if (!reloaded.ok()) LogError("reload: auth files: " + reloaded.message());
+      if (!reloaded.ok()) {
+        LogError("reload: auth files: " + reloaded.message());
+        all_reloaded = false;
+      }
       if (access->service) {
         Status keys = access->service->ReloadKeys();
-        if (!keys.ok()) LogError("reload: access-issuer-key: " + keys.message());
+        if (!keys.ok()) {
+          LogError("reload: access-issuer-key: " + keys.message());
+          all_reloaded = false;
+        }
       }
       if (!config.tls_cert.empty()) {
         Status tls = (*server)->ReloadTls();
-        if (!tls.ok()) LogError("reload: " + tls.message());
+        if (!tls.ok()) {
+          LogError("reload: " + tls.message());
+          all_reloaded = false;
+        }
       }
-      LogInfo("reloaded on SIGHUP");
+      if (all_reloaded) {
+        LogInfo("reloaded on SIGHUP");
+      } else {
+        LogWarning("reload on SIGHUP failed: what could not be loaded stays as it was");
+      }
     }
     LogInfo(std::string("stopping on ") + (sig == SIGTERM ? "SIGTERM" : "SIGINT"));
     size_t cut = (*server)->Shutdown(kShutdownGrace);
