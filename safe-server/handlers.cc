@@ -21,7 +21,8 @@ enum class RouteKind {
   kVersions,
   kVersion,
   kAccessRedeem,
-  kRestorePage
+  kRestorePage,
+  kPreflight  // a CORS preflight from a listed origin
 };
 
 struct Route {
@@ -69,6 +70,8 @@ bool Allowed(RouteKind kind, HttpMethod m) {
       return m == HttpMethod::kGet || m == HttpMethod::kHead;
     case RouteKind::kRestorePage:  // restore_page.h decides
       return m == HttpMethod::kGet || m == HttpMethod::kHead;
+    case RouteKind::kPreflight:
+      return m == HttpMethod::kOptions;
     case RouteKind::kUnknown:
       return false;
   }
@@ -406,11 +409,14 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
   }
   // A CORS preflight from a listed origin, before auth: browsers send it without credentials.
   const bool config_route = decided->route.kind == RouteKind::kConfig;
-  if (head.method == HttpMethod::kOptions && (config_route || decided->route.kind == RouteKind::kBackup)) {
+  if (head.method == HttpMethod::kOptions && (config_route || IsBackupRoute(decided->route.kind))) {
     const std::string* origin = head.headers.Find("Origin");
     if (origin != nullptr && CorsAllows(*origin) &&
         head.headers.Find("Access-Control-Request-Method") != nullptr) {
-      d.refuse = Preflight(head, config_route);
+      // Answered on the network thread like a read; the connection stays open.
+      decided->route.kind = RouteKind::kPreflight;
+      decided->credential_ok = true;
+      d.context = std::move(decided);
       return d;
     }
   }
@@ -501,7 +507,8 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
   // cost about as much as the read itself (a block-cache or page-cache hit and one decryption).
   // Writes wait for a synced commit, and credential checks run Argon2: those go to the pool.
   if (decided->credential_ok && !decided->refusal &&
-      (request.method == HttpMethod::kGet || request.method == HttpMethod::kHead)) {
+      (request.method == HttpMethod::kGet || request.method == HttpMethod::kHead ||
+       decided->route.kind == RouteKind::kPreflight)) {
     HttpResponse response = Handle(request, *decided);
     Observe(request, static_cast<int>(decided->route.kind), response, started);
     respond(std::move(response));
@@ -520,6 +527,9 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
 HttpResponse SafeApp::Handle(const HttpRequest& request, SafeRequest& decided) {
   decided.handled = true;
   if (decided.route.kind == RouteKind::kRestorePage) return AnswerRestorePage(request);
+  if (decided.route.kind == RouteKind::kPreflight) {
+    return Preflight(request, ParseRoute(request.path).kind == RouteKind::kConfig);
+  }
   if (!decided.credential_ok) {
     const std::string* authorization = request.headers.Find("Authorization");
     if (authorization == nullptr || !auth_.check(*authorization)) {

@@ -248,6 +248,28 @@ TEST_F(RestorePageTest, PreflightFromAListedOriginIsAnsweredBeforeAuth) {
   EXPECT_EQ(auth_checks, checks_before);
 }
 
+// A preflight is answered like a read: the connection stays open for the request it announces.
+TEST_F(RestorePageTest, PreflightKeepsTheConnectionOpen) {
+  WebOptions web;
+  web.cors_origins = {"https://desktop.example"};
+  Build(web);
+  const std::string preflight =
+      "OPTIONS /config HTTP/1.1\r\nOrigin: https://desktop.example\r\n"
+      "Access-Control-Request-Method: GET\r\n\r\n";
+  const std::string get = "GET /restore/icon.svg HTTP/1.1\r\n\r\n";
+  testing::Wire wire;
+  auto conn = HttpConnection::Create(*app_, HttpLimits(), std::make_unique<testing::FakeIo>(&wire),
+                                     "192.0.2.7");
+  conn->OnInput(preflight.data(), preflight.size());
+  conn->OnInput(get.data(), get.size());
+  bool complete = false;
+  auto responses = testing::ParseResponses(wire.out, {false, false}, &complete);
+  ASSERT_EQ(responses.size(), 2u) << wire.out;
+  EXPECT_EQ(responses[0].status, 204);
+  EXPECT_EQ(responses[1].status, 200);
+  EXPECT_FALSE(wire.closed_write);
+}
+
 TEST_F(RestorePageTest, PreflightFromAnUnlistedOriginGetsNoCorsHeaders) {
   WebOptions web;
   web.cors_origins = {"https://desktop.example"};
