@@ -62,6 +62,12 @@ std::string Contents(const EmbeddedFile& file) {
   return std::string(reinterpret_cast<const char*>(file.data), file.size);
 }
 
+// A build configured with -DSAFE_RESTORE_PAGE=OFF embeds no file.
+#define SKIP_WITHOUT_THE_PAGE()                                                \
+  if (kRestorePageFileCount == 0) {                                            \
+    GTEST_SKIP() << "built with -DSAFE_RESTORE_PAGE=OFF: no page is embedded"; \
+  }
+
 class RestorePageTest : public ::testing::Test {
  protected:
   RestorePageTest() : clock_(20000) {
@@ -119,6 +125,7 @@ class RestorePageTest : public ::testing::Test {
 };
 
 TEST_F(RestorePageTest, ThePageWasBuiltIn) {
+  SKIP_WITHOUT_THE_PAGE();
   for (const char* name :
        {"index.html", "app.js", "worker.js", "style.css", "icon.svg", "licenses.txt"}) {
     EXPECT_NE(FindEmbedded(name), nullptr) << name;
@@ -127,6 +134,7 @@ TEST_F(RestorePageTest, ThePageWasBuiltIn) {
 
 // Without credentials, with the guess budget spent, and without storage: every file answers.
 TEST_F(RestorePageTest, EveryFileIsServedWithItsTypeAndHeadersWithoutAuthBudgetOrStorage) {
+  SKIP_WITHOUT_THE_PAGE();
   // The budget is spent indeed: a backup request is refused.
   EXPECT_EQ(Get(std::string("/backups/") + kId, "Authorization: Basic dTpw\r\n").status, 429);
   const int checks_before = auth_checks;
@@ -155,12 +163,14 @@ TEST_F(RestorePageTest, EveryFileIsServedWithItsTypeAndHeadersWithoutAuthBudgetO
 }
 
 TEST_F(RestorePageTest, RedirectIsRelativeSoAPathPrefixIsKept) {
+  SKIP_WITHOUT_THE_PAGE();
   ParsedResponse r = Get("/restore");
   EXPECT_EQ(r.status, 301);
   EXPECT_EQ(r.Header("Location"), "restore/");
 }
 
 TEST_F(RestorePageTest, RevalidationGets304) {
+  SKIP_WITHOUT_THE_PAGE();
   const EmbeddedFile& app = *FindEmbedded("app.js");
   ParsedResponse r = Get("/restore/app.js", std::string("If-None-Match: ") + app.etag + "\r\n");
   EXPECT_EQ(r.status, 304);
@@ -170,6 +180,7 @@ TEST_F(RestorePageTest, RevalidationGets304) {
 }
 
 TEST_F(RestorePageTest, HeadGivesTheLengthWithoutTheBody) {
+  SKIP_WITHOUT_THE_PAGE();
   ParsedResponse r = Do("HEAD /restore/app.js HTTP/1.1\r\n\r\n", true);
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.Header("Content-Length"), std::to_string(FindEmbedded("app.js")->size));
@@ -202,6 +213,7 @@ TEST_F(RestorePageTest, OffSwitchRemovesThePage) {
 // The page loads only from its own origin, by relative URLs (so it works behind a path prefix),
 // and holds no inline script: the CSP forbids it and the page must not need it.
 TEST_F(RestorePageTest, ThePageUsesRelativeUrlsAndNoInlineScript) {
+  SKIP_WITHOUT_THE_PAGE();
   const std::string html = Contents(*FindEmbedded("index.html"));
   std::regex script("<script([^>]*)>([^<]*)</script>");
   int scripts = 0;
@@ -250,6 +262,7 @@ TEST_F(RestorePageTest, PreflightFromAListedOriginIsAnsweredBeforeAuth) {
 
 // A preflight is answered like a read: the connection stays open for the request it announces.
 TEST_F(RestorePageTest, PreflightKeepsTheConnectionOpen) {
+  SKIP_WITHOUT_THE_PAGE();
   WebOptions web;
   web.cors_origins = {"https://desktop.example"};
   Build(web);
