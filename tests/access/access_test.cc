@@ -15,8 +15,11 @@
 
 #include "crypto/access_token.h"
 #include "crypto/blind_rsa.h"
+#include "safe-server/auth.h"
 #include "safe-server/handlers.h"
 #include "safe-server/http_connection.h"
+#include "safe-server/request_auth.h"
+#include "safe-server/token_auth.h"
 #include "storage/access_store.h"
 #include "storage/memory_store.h"
 #include "tests/server/http_test_util.h"
@@ -352,6 +355,55 @@ TEST(IssuerKeyFileTest, LoadsTheListAndRefusesDuplicatesAndJunk) {
   std::ofstream(dir.path() + "/empty") << "# none\n";
   EXPECT_FALSE(LoadIssuerKeys(dir.path() + "/empty").ok());
   EXPECT_TRUE(LoadIssuerKeys(dir.path() + "/missing").status().IsIOError());
+}
+
+// ---- access credentials beside htpasswd users and tokens ----
+
+TEST(AccessWithOtherAuthTest, HtpasswdTokensAndAccessCredentialsAllWork) {
+  safe::testing::TempDir dir;
+  auto hash = HashPasswordArgon2id("alice's password");
+  ASSERT_TRUE(hash.ok());
+  std::ofstream(dir.path() + "/htpasswd") << "alice:" << *hash << "\n";
+  NewToken token = MakeToken();
+  std::ofstream(dir.path() + "/tokens") << token.line << "\n";
+  auto auth = RequestAuth::Load(AuthFiles{dir.path() + "/htpasswd", dir.path() + "/tokens"});
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  storage::ServerKey key = TestServerKey();
+  FakeClock clock(kToday);
+  storage::MemoryAccessStore store;
+  AccessService access(key, store, clock, "unused", {Issuer(kToday + 30)}, AccessOptions{10});
+  (*auth)->AttachAccess(&access);
+  AuthHooks hooks = (*auth)->Hooks();
+  ASSERT_TRUE(hooks.redeem);
+  std::string answer;
+  ASSERT_TRUE(hooks.redeem(SignedRedeemBody(), &answer).ok());
+  auto j = nlohmann::json::parse(answer);
+  const std::string access_header = BasicHeader(j["user"], j["password"]);
+  EXPECT_TRUE(hooks.check(access_header));
+  EXPECT_TRUE(hooks.check_cached(access_header));  // no Argon2: a store lookup
+  EXPECT_TRUE(hooks.check(BasicHeader("alice", "alice's password")));
+  EXPECT_FALSE(hooks.check(BasicHeader("alice", "wrong")));
+  EXPECT_TRUE(hooks.check("Token " + token.token));
+  EXPECT_FALSE(hooks.check(BasicHeader(j["user"], "wrong")));
+  // An access user name never falls through to the htpasswd file.
+  EXPECT_FALSE(hooks.check(BasicHeader("access-" + std::string(32, '0'), "alice's password")));
+  EXPECT_EQ(hooks.challenge.rfind("Basic ", 0), 0u);
+}
+
+TEST(AccessWithOtherAuthTest, AccessAloneTurnsAuthenticationOnWithABasicChallenge) {
+  auto auth = RequestAuth::Load(AuthFiles{});
+  ASSERT_TRUE(auth.ok());
+  EXPECT_FALSE((*auth)->enabled());
+  storage::ServerKey key = TestServerKey();
+  FakeClock clock(kToday);
+  storage::MemoryAccessStore store;
+  AccessService access(key, store, clock, "unused", {Issuer(kToday + 30)}, AccessOptions{10});
+  (*auth)->AttachAccess(&access);
+  EXPECT_TRUE((*auth)->enabled());
+  AuthHooks hooks = (*auth)->Hooks();
+  EXPECT_TRUE(hooks.check);
+  EXPECT_EQ(hooks.challenge, "Basic realm=\"Safe Server\", charset=\"UTF-8\"");
+  EXPECT_FALSE(hooks.check(BasicHeader("alice", "x")));
 }
 
 // ---- POST /access/redeem through SafeApp ----
