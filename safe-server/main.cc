@@ -211,6 +211,14 @@ int Run(const ServerConfig& config) {
               << auth.status().message() << "\n";
     return 2;
   }
+  // The issuer key list is checked before anything is created: a bad list leaves no new key.
+  if (!config.access_issuer_key.empty()) {
+    auto issuer_keys = LoadIssuerKeys(config.access_issuer_key);
+    if (!issuer_keys.ok()) {
+      std::cerr << "safe-server: access-issuer-key: " << issuer_keys.status().message() << "\n";
+      return 2;
+    }
+  }
 
   // The server key comes first: it refuses to be created over existing data.
   ServerKeyOptions key_options;

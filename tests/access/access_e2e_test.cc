@@ -217,11 +217,19 @@ TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
   EXPECT_NE(ReadAll(copy).find(FormsOf(token).back()), std::string::npos);
 }
 
-TEST(AccessE2eTest, ServerRefusesAMalformedKeyListAtStart) {
+TEST(AccessE2eTest, ServerRefusesAMalformedKeyListAtStartBeforeMakingAKey) {
   TempDir work;
   std::ofstream(work.path() + "/list") << "2030-01-01 missing.pem\n";
-  auto server = ServerProcess::Start({"--access-issuer-key", work.path() + "/list"});
-  EXPECT_EQ(server, nullptr);
+  std::string out, err;
+  int rc = Exec({kBin + "/safe-server", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+                 "--data-dir", work.path() + "/data", "--access-issuer-key", work.path() + "/list"},
+                "", &out, &err);
+  EXPECT_EQ(rc, 2);
+  EXPECT_NE(err.find("safe-server: access-issuer-key: "), std::string::npos) << err;
+  EXPECT_NE(err.find("line 1"), std::string::npos) << err;
+  struct stat st;
+  EXPECT_NE(stat((work.path() + "/data.key").c_str(), &st), 0);  // nothing was created
+  EXPECT_NE(stat((work.path() + "/data").c_str(), &st), 0);
 }
 
 TEST(AccessE2eTest, IssueRefusesRetiredAndUnknownKeys) {
