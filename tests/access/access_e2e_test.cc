@@ -10,10 +10,13 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <chrono>
+#include <csignal>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "crypto/access_token.h"
@@ -261,6 +264,84 @@ TEST(AccessE2eTest, IssueRefusesRetiredAndUnknownKeys) {
       Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
            &out, &err),
       0);
+}
+
+// Key rotation as hosting.md describes it: a new key joins the list and redeems after SIGHUP; a
+// retired key's tokens still redeem until its last day; a key taken off the list (a leaked key)
+// is refused after SIGHUP.
+TEST(AccessE2eTest, KeyRotationThroughTheListAndSighup) {
+  TempDir work;
+  const std::string keys = work.path() + "/keys";
+  std::string out, err;
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
+                 &out, &err),
+            0);
+  const std::string old_id = Field(out, "id");
+  const std::string old_pem = Field(out, "public-key");
+  auto server = ServerProcess::Start({"--access-issuer-key", keys + "/issuer-keys"});
+  ASSERT_NE(server, nullptr);
+  auto paid_token = [&](const std::string& pem, const std::string& name) {
+    const std::string state = work.path() + "/" + name + ".json";
+    std::string line, sig, o, e;
+    EXPECT_EQ(
+        Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state},
+             "", &line, &e),
+        0);
+    EXPECT_EQ(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, line, &sig, &e), 0) << e;
+    EXPECT_EQ(Exec({kBin + "/safe-client", "access", "finalize", "--state", state}, sig, &o, &e),
+              0);
+    return state;
+  };
+  auto redeem = [&](const std::string& state) {
+    std::string o, e;
+    int rc = Exec({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
+                   server->BaseUrl()},
+                  "", &o, &e);
+    return rc == 0 ? std::string("ok") : e;
+  };
+  auto reload = [&](size_t count) {
+    server->Signal(SIGHUP);
+    for (int i = 0; i < 500; ++i) {
+      std::string log = server->Log();
+      size_t seen = 0;
+      for (size_t at = log.find("reload"); at != std::string::npos;
+           at = log.find("reload", at + 1)) {
+        ++seen;
+      }
+      if (seen >= count) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "no reload logged";
+  };
+  const std::string old_token = paid_token(old_pem, "old");
+  const std::string old_token2 = paid_token(old_pem, "old2");
+
+  // A new key: its tokens are refused until the server has read the list again.
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
+                 &out, &err),
+            0);
+  const std::string new_pem = Field(out, "public-key");
+  const std::string new_token = paid_token(new_pem, "new");
+  const std::string new_copy = work.path() + "/new-copy.json";
+  std::ofstream(new_copy) << ReadAll(new_token);
+  EXPECT_NE(redeem(new_token).find("HTTP 401"), std::string::npos);
+  reload(1);
+  EXPECT_EQ(redeem(new_copy), "ok");
+
+  // The old key retired: it issues no more, its tokens still redeem.
+  ASSERT_EQ(
+      Exec({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, old_id}, "", &out, &err),
+      0);
+  EXPECT_EQ(redeem(old_token), "ok");
+
+  // Taken off the list (a leaked key): refused after the reload.
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, "--remove", old_id},
+                 "", &out, &err),
+            0)
+      << err;
+  reload(2);
+  EXPECT_NE(redeem(old_token2).find("issuer key is not one this server accepts"),
+            std::string::npos);
 }
 
 }  // namespace
