@@ -16,6 +16,8 @@ Result<storage::PutResult> BackupService::Upload(const BackupId& id, std::string
   }
   storage::PutOptions options;
   options.keep_versions = options_.keep_versions;
+  // A backup past its deletion day (not yet swept) is not kept as a version.
+  options.expired_before = clock_.Today() - static_cast<Day>(options_.retention_days);
   options.if_match = conditions.if_match;
   options.if_exists = conditions.if_exists;
   options.if_absent = conditions.if_absent;

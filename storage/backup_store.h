@@ -24,6 +24,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -75,6 +76,9 @@ struct PutOptions {
   // Keep up to this many previous blobs: the replaced one becomes version 1, older ones move up,
   // and those beyond keep_versions are dropped.
   uint32_t keep_versions = 0;
+  // Retention at write time: the replaced blob is not kept when it was uploaded before this day
+  // (its backup had expired and awaits the sweep), nor is any version replaced before it.
+  Day expired_before = std::numeric_limits<Day>::min();
   // FailedPrecondition when the record's tag is another one; NotFound when there is no record.
   std::optional<Tag> if_match;
   // NotFound when there is no record.

@@ -58,12 +58,15 @@ Result<PutResult> MemoryStore::Put(const BackupId& key, std::string_view blob, D
     return result;
   }
   Entry& entry = it->second;
-  if (options.keep_versions > 0) {
+  if (entry.current.info.upload_day < options.expired_before) {
+    entry.versions.clear();  // expired with it
+  } else if (options.keep_versions > 0) {
     Version replaced{
         std::move(entry.current.blob),
         VersionInfo{entry.current.info.size, entry.current.info.upload_day, upload_day}};
     entry.versions.insert(entry.versions.begin(), std::move(replaced));
   }
+  TrimBefore(&entry, options.expired_before);
   if (entry.versions.size() > options.keep_versions) entry.versions.resize(options.keep_versions);
   entry.current = std::move(record);
   return result;

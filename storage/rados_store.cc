@@ -696,8 +696,14 @@ Result<PutResult> RadosBackupStore::Put(const BackupId& key, std::string_view bl
             }
             std::vector<VersionInfo> all{VersionInfo{old->size, old->upload_day, upload_day}};
             all.insert(all.end(), old->versions.begin(), old->versions.end());
+            // Not the expired ones (see PutOptions::expired_before): a prefix of `all`.
+            size_t alive = old->upload_day < options.expired_before ? 0 : 1;
+            while (alive > 0 && alive < all.size() &&
+                   all[alive].replaced_day >= options.expired_before) {
+              ++alive;
+            }
             const size_t keep =
-                std::min<size_t>(std::min(options.keep_versions, kMaxVersions), all.size());
+                std::min<size_t>(std::min(options.keep_versions, kMaxVersions), alive);
             uint64_t kept_bytes = 0;
             for (size_t i = 0; i < keep; ++i) kept_bytes += all[i].size;
             meta.versions.assign(all.begin(), all.begin() + keep);

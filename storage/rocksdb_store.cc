@@ -166,6 +166,17 @@ std::string BlobKey(const BackupId& key, uint64_t suffix) {
   return out;
 }
 
+// How many of `all` (the replaced blob, then the old versions) have not expired by
+// options.expired_before: a prefix, since replaced days do not increase along it.
+template <typename T>
+size_t AliveVersions(const std::vector<T>& all, Day replaced_upload_day,
+                     const PutOptions& options) {
+  if (replaced_upload_day < options.expired_before) return 0;
+  size_t alive = 1;
+  while (alive < all.size() && all[alive].info.replaced_day >= options.expired_before) ++alive;
+  return alive;
+}
+
 uint64_t NewSuffix() {
   thread_local std::random_device device;
   uint64_t suffix = 0;
@@ -899,11 +910,12 @@ Result<PutResult> RocksDbStore::Put(const BackupId& key, std::string_view blob, 
   // One batch: the new blob, the new metadata (the old blob as version 1) and the deletion of
   // what falls out, so that a crash leaves the old record or the new one whole.
   if (old.ok()) {
-    const uint32_t keep = std::min(options.keep_versions, kMaxVersions);
     std::vector<StoredVersion> all;
     all.push_back(
         StoredVersion{VersionInfo{old->info.size, old->info.upload_day, upload_day}, old->suffix});
     all.insert(all.end(), old->versions.begin(), old->versions.end());
+    const size_t keep = std::min<size_t>(std::min(options.keep_versions, kMaxVersions),
+                                         AliveVersions(all, old->info.upload_day, options));
     for (size_t i = 0; i < all.size(); ++i) {
       if (i < keep) {
         meta.versions.push_back(all[i]);

@@ -173,5 +173,17 @@ TEST_F(BackupServiceTest, AnUploadOverAnExpiredBackupCreatesIt) {
   EXPECT_EQ(service_.Download(id)->blob, "anew");
 }
 
+TEST_F(BackupServiceTest, AnExpiredBackupIsNotKeptAsAVersionOfTheNextUpload) {
+  // Past its deletion day but not yet swept: a new upload must not bring it back as a version.
+  const BackupId id = IdFor(9);
+  ASSERT_TRUE(service_.Upload(id, "forgotten").ok());
+  clock_.Advance(31);
+  ASSERT_TRUE(service_.Upload(id, "anew").ok());
+  auto versions = service_.ListVersions(id);
+  ASSERT_TRUE(versions.ok());
+  EXPECT_TRUE(versions->empty());
+  EXPECT_EQ(store_.Stat(id)->versions, 0u);
+}
+
 }  // namespace
 }  // namespace safe::server

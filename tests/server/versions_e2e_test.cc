@@ -100,5 +100,31 @@ TEST(VersionsE2eTest, AStaleConditionalPutIsRefusedWhileThePlainPutWorks) {
   EXPECT_EQ(Do(curl, "GET", url + "/versions/1").status, 404);
 }
 
+// docs/privacy.md: with the access log on, version requests are logged as "/backups/<id>" with no
+// id, no version number and nothing of the ETag.
+TEST(VersionsE2eTest, TheAccessLogHoldsNoIdVersionNumberOrEtag) {
+  auto server = ServerProcess::Start({"--access-log", "true"});
+  ASSERT_NE(server, nullptr);
+  const std::string id = "0123456789abcdef" + std::string(48, 'c');
+  const std::string url = server->BaseUrl() + "backups/" + id;
+  CurlClient curl;
+  CurlResponse first = Do(curl, "PUT", url, "one");
+  ASSERT_EQ(first.status, 201);
+  const std::string etag = first.Header("ETag").value_or("\"none\"");
+  ASSERT_EQ(Do(curl, "PUT", url, "two", {"If-Match: " + etag}).status, 204);
+  ASSERT_EQ(Do(curl, "PUT", url, "three", {"If-Match: " + etag}).status, 412);
+  ASSERT_EQ(Do(curl, "GET", url + "/versions").status, 200);
+  ASSERT_EQ(Do(curl, "GET", url + "/versions/1").status, 200);
+  ASSERT_EQ(Do(curl, "GET", url + "/versions/918273").status, 404);
+  EXPECT_EQ(server->Terminate(), 0);
+  const std::string log = server->Log();
+  EXPECT_NE(log.find("access: GET /backups/<id> 200"), std::string::npos) << log;
+  EXPECT_NE(log.find("access: PUT /backups/<id> 412"), std::string::npos) << log;
+  EXPECT_EQ(log.find(id.substr(0, 16)), std::string::npos) << log;
+  EXPECT_EQ(log.find("versions"), std::string::npos) << log;
+  EXPECT_EQ(log.find("918273"), std::string::npos) << log;
+  EXPECT_EQ(log.find(etag.substr(1, 12)), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace safe::testing

@@ -536,5 +536,28 @@ TYPED_TEST(BackupStoreTest, TheSweepDropsVersionsReplacedBeforeTheCutoff) {
   EXPECT_TRUE(this->ScanAll().empty());
 }
 
+TYPED_TEST(BackupStoreTest, AnExpiredBlobIsNotKeptAsAVersion) {
+  const BackupId key = KeyFor(1);
+  for (Day day : {10, 20, 30}) {
+    ASSERT_TRUE(this->store_->Put(key, "day " + std::to_string(day), day, Keep(3)).ok());
+  }
+  // Versions replaced on 30 (the day-20 blob) and 20 (the day-10 blob). With day 21 as the first
+  // day still kept, the day-10 blob has expired and goes; the day-30 one becomes version 1.
+  PutOptions options = Keep(3);
+  options.expired_before = 21;
+  ASSERT_TRUE(this->store_->Put(key, "day 40", 40, options).ok());
+  auto versions = this->store_->ListVersions(key);
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ(this->store_->GetVersion(key, 1)->blob, "day 30");
+  EXPECT_EQ(this->store_->GetVersion(key, 2)->blob, "day 20");
+  // A current blob that had itself expired is not kept, nor anything older.
+  options.expired_before = 41;
+  auto put = this->store_->Put(key, "day 100", 100, options);
+  ASSERT_TRUE(put.ok());
+  EXPECT_TRUE(this->store_->ListVersions(key)->empty());
+  EXPECT_EQ(this->store_->Stat(key)->versions, 0u);
+}
+
 }  // namespace
 }  // namespace safe::storage
