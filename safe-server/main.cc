@@ -227,6 +227,7 @@ int Run(const ServerConfig& config) {
   const char* credentials = getenv("CREDENTIALS_DIRECTORY");
   key_options.credentials_directory = credentials != nullptr ? credentials : "";
   key_options.data_dir = config.data_dir;
+  key_options.store_in_data_dir = config.storage != "rados";
   KeyStartup key_startup;
   auto key = LoadOrCreateServerKey(key_options, &key_startup);
   if (!key.ok()) {

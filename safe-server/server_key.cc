@@ -183,7 +183,17 @@ bool IsInside(const std::string& path, const std::string& dir) {
   return pi != p.end();
 }
 
-Result<storage::ServerKey> CreateKeyFile(const std::string& path) {
+// `make_parent`: the key sits beside the data directory (the default path), whose parents a first
+// start makes anyway (issue 13: it used to fail with "No such file or directory"). A key file
+// named elsewhere whose directory is missing is refused with its path: likely a typo.
+Result<storage::ServerKey> CreateKeyFile(const std::string& path, bool make_parent) {
+  const std::string parent = ParentOf(path);
+  std::error_code ec;
+  if (make_parent && !parent.empty() && !fs::exists(parent, ec)) {
+    fs::create_directories(parent, ec);
+    if (ec)
+      return Status::IOError("cannot create " + parent + " for the key file: " + ec.message());
+  }
   storage::ServerKey key = storage::ServerKey::Generate();
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd.get() < 0) return ErrnoError("cannot create the key file " + path, errno);
@@ -371,7 +381,7 @@ Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options
   Result<DataDirState> state = InspectDataDir(data_dir);
   if (!state.ok()) return state.status();
   const bool key_from_file = key.has_value() && !from_credential;
-  if (*state != DataDirState::kHoldsData) {
+  if (*state != DataDirState::kHoldsData && options.store_in_data_dir) {
     const std::string trace = TraceOfAStore(options, !key.has_value(), key_from_file, *state);
     if (!trace.empty()) return Status::InvalidArgument(trace);
   }
@@ -381,12 +391,15 @@ Result<storage::ServerKey> LoadOrCreateServerKey(const ServerKeyOptions& options
                                      " holds data: refusing to create a new key over existing "
                                      "data");
     }
-    Result<storage::ServerKey> created = CreateKeyFile(options.key_file);
+    Result<storage::ServerKey> created =
+        CreateKeyFile(options.key_file, SamePath(ParentOf(options.key_file), ParentOf(data_dir)));
     if (!created.ok()) return created.status();
     key = std::move(created).value();
     if (startup != nullptr) startup->created_key = true;
   }
-  if (startup != nullptr) startup->new_store = *state != DataDirState::kHoldsData;
+  if (startup != nullptr) {
+    startup->new_store = options.store_in_data_dir && *state != DataDirState::kHoldsData;
+  }
 
   const std::string check = storage::SealedStore::KeyCheck(*key);
   Status status = *state == DataDirState::kHoldsData ? VerifyKeyCheck(data_dir, check, source)

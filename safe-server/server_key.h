@@ -63,6 +63,9 @@ struct ServerKeyOptions {
   std::string credentials_directory;
   // The data directory of the store. REQUIRES: not empty.
   std::string data_dir;
+  // False when the backups live elsewhere (RADOS): the data directory then holds only KEYCHECK,
+  // and a missing or empty one is no sign of a moved store (the pool's own key check guards it).
+  bool store_in_data_dir = true;
 };
 
 // The key file path used when --key-file is not given: a sibling of the data directory named

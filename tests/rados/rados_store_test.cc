@@ -179,11 +179,14 @@ TEST_F(RadosBackupStoreTest, TheLayoutIsOneObjectPerBackupWithItsMetadataXattr) 
   ASSERT_EQ(raw_.io().read(key.ToHex(), data, 0, 0), 3000);
   EXPECT_TRUE(data.to_str() == blob);
   librados::bufferlist meta;
-  ASSERT_EQ(raw_.io().getxattr(key.ToHex(), "safe.meta", meta), 13);
+  // Format 2 (issue 16): version byte, size (u64 LE), upload day (i32 LE), the 16-byte ETag tag,
+  // the number of kept versions, then 16 bytes per version (none here).
+  ASSERT_EQ(raw_.io().getxattr(key.ToHex(), "safe.meta", meta), 30);
   const std::string m = meta.to_str();
-  EXPECT_EQ(m[0], 1);  // format version
+  EXPECT_EQ(m[0], 2);  // format version
   EXPECT_EQ(static_cast<uint8_t>(m[1]) | static_cast<uint8_t>(m[2]) << 8, 3000);
   EXPECT_EQ(static_cast<uint8_t>(m[9]) | static_cast<uint8_t>(m[10]) << 8, 19001 & 0xffff);
+  EXPECT_EQ(m[29], 0);  // no previous versions yet
   // The index: the key in its shard of day 19001, the day in "days".
   EXPECT_EQ(raw_.OmapKeys(ShardFor(key, 19001)), std::set<std::string>{key.ToHex()});
   EXPECT_EQ(raw_.OmapKeys("days").size(), 1u);

@@ -126,6 +126,18 @@ TEST_F(ServerKeyTest, CreatesA0600KeyAndAKeyCheckWhenTheDataDirectoryIsMissing) 
   EXPECT_EQ(ReadFile(data_dir_ + "/KEYCHECK"), storage::SealedStore::KeyCheck(*key) + "\n");
 }
 
+// Issue 13 item 7: a first start whose --data-dir lies under directories that do not exist yet
+// makes them (it used to fail with "cannot create the key file ...: No such file or directory").
+TEST_F(ServerKeyTest, AFirstStartUnderMissingDirectoriesMakesThem) {
+  ServerKeyOptions options;
+  options.data_dir = dir_.path() + "/not/yet/there/data";
+  options.key_file = DefaultKeyFilePath(options.data_dir);
+  auto key = LoadOrCreateServerKey(options);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(ModeOf(options.key_file), 0600u);
+  EXPECT_EQ(ModeOf(options.data_dir), 0700u);
+}
+
 TEST_F(ServerKeyTest, CreatesAKeyWhenTheDataDirectoryIsEmpty) {
   ASSERT_TRUE(fs::create_directory(data_dir_));
   auto key = LoadOrCreateServerKey(Options());
