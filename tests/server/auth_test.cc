@@ -9,6 +9,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <algorithm>
+#include <cstdio>
 
 #include <chrono>
 #include <filesystem>
@@ -349,13 +350,11 @@ struct TimingCase {
 };
 
 // Median failure times of each user and of an unknown one, interleaved; every one must be within
-// a factor of two of the slowest (without the padding they differ by far more).
-void ExpectFailuresTakeAlike(const TimingCase& c) {
-  auto auth = BasicAuthenticator::ParseHtpasswd(c.htpasswd, "test");
-  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
-  BasicAuthenticator& a = **auth;
-  std::vector<std::string> who = c.users;
-  who.push_back("nobody");
+// a factor of two of the slowest (without the padding they differ by far more: 64 KiB against
+// 32 MiB is some hundred times). A wall-clock measure on a shared machine (CI runs two tests at a
+// time beside a Ceph cluster) can be thrown off by a burst of load, so a round that misses is
+// measured again, up to three times; a server without the padding misses every time.
+std::string FailureTimesDiffer(BasicAuthenticator& a, const std::vector<std::string>& who) {
   std::vector<std::vector<double>> ms(who.size());
   for (int round = 0; round < 5; ++round) {
     for (size_t i = 0; i < who.size(); ++i) {
@@ -371,11 +370,29 @@ void ExpectFailuresTakeAlike(const TimingCase& c) {
     std::sort(m.begin(), m.end());
     median.push_back(m[2]);
   }
-  double slowest = *std::max_element(median.begin(), median.end());
+  const double slowest = *std::max_element(median.begin(), median.end());
+  std::string differ;
   for (size_t i = 0; i < who.size(); ++i) {
-    EXPECT_GT(median[i], 0.5 * slowest)
-        << c.name << ": " << who[i] << " " << median[i] << " ms, slowest " << slowest << " ms";
+    if (median[i] <= 0.5 * slowest) {
+      differ += who[i] + " " + std::to_string(median[i]) + " ms, slowest " +
+                std::to_string(slowest) + " ms; ";
+    }
   }
+  return differ;
+}
+
+void ExpectFailuresTakeAlike(const TimingCase& c) {
+  auto auth = BasicAuthenticator::ParseHtpasswd(c.htpasswd, "test");
+  ASSERT_TRUE(auth.ok()) << auth.status().ToString();
+  std::vector<std::string> who = c.users;
+  who.push_back("nobody");
+  std::string differ;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    differ = FailureTimesDiffer(**auth, who);
+    if (differ.empty()) return;
+    std::printf("%s, attempt %d: %s\n", c.name, attempt + 1, differ.c_str());
+  }
+  ADD_FAILURE() << c.name << ": " << differ;
 }
 
 TEST_F(AuthTest, AFailedCheckTakesAsLongWhoeverTheUserIs) {
