@@ -162,6 +162,26 @@ void HttpSeeds() {
   seed("small_limits", std::string("\x20\x10\x30\x00", 4),
        "GET /config HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\nE: 5\r\nF: 6\r\nG: 7\r\nH: 8\r\n"
        "I: 9\r\n\r\n");
+  // Issue 16: conditional uploads (412 on a mismatch, 400 on a malformed tag) and versions.
+  seed("if_match_stored", stored,
+       "PUT /backups/" + id +
+           " HTTP/1.1\r\nIf-Match: \"0123456789abcdef0123456789abcdef\"\r\n"
+           "Content-Length: 4\r\n\r\nblob"
+           "PUT /backups/" +
+           id + " HTTP/1.1\r\nIf-None-Match: *\r\nContent-Length: 4\r\n\r\nblob");
+  seed("if_match_malformed", plain,
+       "PUT /backups/" + id + " HTTP/1.1\r\nIf-Match: W/\"x\", \r\nContent-Length: 1\r\n\r\nb");
+  seed("versions", stored,
+       "GET /backups/" + id + "/versions HTTP/1.1\r\n\r\nGET /backups/" + id +
+           "/versions/1 HTTP/1.1\r\n\r\nHEAD /backups/" + id + "/versions/0 HTTP/1.1\r\n\r\n");
+  // Issue 17: a CORS preflight; issue 18: a redeem with a malformed body.
+  seed("preflight", plain,
+       "OPTIONS /backups/" + id +
+           " HTTP/1.1\r\nOrigin: https://a.example\r\nAccess-Control-Request-Method: PUT\r\n"
+           "Access-Control-Request-Headers: authorization\r\n\r\n");
+  seed("redeem", plain,
+       "POST /access/redeem HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 24\r\n"
+       "\r\n{\"token\":\"x\",\"sig\":\"y\"}");
   seed("failed_write", std::string("\x00\x10\x30\x02", 4),
        "GET /config HTTP/1.1\r\n\r\nGET /config HTTP/1.1\r\n\r\n");
 }
