@@ -333,7 +333,12 @@ TEST(SilentConnectionsTest, NewTlsClientIsServedWithin1sWhile1100SilentConnectio
   SilentResult r = ServeWithSilentConnections(*server, base, cert, 1100);
   std::cout << "TLS: answered " << r.status << " after " << r.took.count() << " ms\n";
   EXPECT_EQ(r.status, 404);
+#if defined(__SANITIZE_ADDRESS__)
+  // An ASan server does each handshake several times slower; the 1 s bound is the plain build's.
+  EXPECT_LT(r.took.count(), 3000);
+#else
   EXPECT_LT(r.took.count(), 1000);
+#endif
 }
 
 TEST(SilentConnectionsTest, NewPlainClientIsServedWithin1sWhile1100SilentConnectionsAreOpen) {
