@@ -317,6 +317,23 @@ TEST_F(ServerKeyTest, ADataPathThatIsAFileIsRefused) {
   ExpectRefused(Options(), data_dir_ + " is not a directory", {});
 }
 
+// With RADOS the backups live in the pool (whose own key check guards them): a key file beside
+// a missing data directory is no sign of a moved store there, and the store is not "new".
+TEST_F(ServerKeyTest, ARadosInstanceStartsWithItsKeyAndAMissingDataDirectory) {
+  ServerKeyOptions first = Options();
+  auto created = LoadOrCreateServerKey(first);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  fs::remove_all(data_dir_);
+  ExpectRefused(Options(), "is missing", {&*created});  // a local store: refused
+  ServerKeyOptions rados = Options();
+  rados.store_in_data_dir = false;
+  KeyStartup startup;
+  auto key = LoadOrCreateServerKey(rados, &startup);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_FALSE(startup.created_key);
+  EXPECT_FALSE(startup.new_store);
+}
+
 TEST_F(ServerKeyTest, AMissingKeyFileDirectoryFailsWithThePath) {
   ServerKeyOptions options = Options();
   options.key_file = dir_.path() + "/no/such/dir/server.key";
