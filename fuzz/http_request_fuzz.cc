@@ -100,9 +100,11 @@ bool ParseOneAnswer(std::string_view bytes, bool head, ParsedAnswer* answer) {
 }
 
 const std::set<int>& DocumentedStatuses() {
-  // 409: a spent access token (issue 18); 412: a failed If-Match / If-None-Match (issue 16).
-  static const std::set<int> statuses = {200, 201, 204, 400, 401, 404, 405, 408,
-                                         409, 412, 413, 417, 429, 431, 503, 505};
+  // 301 and 304: the restore page (issue 17: /restore moves to /restore/, a revalidated file is
+  // not modified); 409: a spent access token (issue 18); 412: a failed If-Match / If-None-Match
+  // (issue 16).
+  static const std::set<int> statuses = {200, 201, 204, 301, 304, 400, 401, 404, 405,
+                                         408, 409, 412, 413, 417, 429, 431, 503, 505};
   return statuses;
 }
 
