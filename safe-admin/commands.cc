@@ -22,6 +22,7 @@
 #include "safe-server/backup_service.h"
 #include "safe-server/server_key.h"
 #include "safe-server/token_auth.h"
+#include "storage/access_store.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
 
@@ -235,6 +236,15 @@ int RunCheckpoint(const CheckpointOptions& options, std::ostream& out, std::ostr
   Result<storage::StoreStats> stats = (*store)->Stats();
   status = stats.ok() ? (*store)->Checkpoint(options.out_dir) : stats.status();
   Status closed = (*store)->Close();
+  // The access credentials' own database (issue 18), when there is one, goes along.
+  const std::string access_dir = (fs::path(options.data_dir) / storage::kAccessDirName).string();
+  if (status.ok() && fs::is_directory(access_dir, ec)) {
+    auto access = storage::RocksDbAccessStore::Open(access_dir);
+    status =
+        access.ok()
+            ? (*access)->Checkpoint((fs::path(options.out_dir) / storage::kAccessDirName).string())
+            : access.status();
+  }
   Status given = GiveToOwner(options.data_dir, *owner);
   if (!status.ok()) return Fail(err, "checkpoint", status);
   if (!closed.ok()) return Fail(err, "checkpoint: closing the database", closed);
@@ -317,7 +327,12 @@ int RunRestore(const RestoreOptions& options, std::ostream& out, std::ostream& e
   }
   std::string kept;
   if (!*empty) {
-    kept = target_dir + ".replaced-" + UtcStamp();
+    // A second restore within the same second gets its own name.
+    const std::string stamp = target_dir + ".replaced-" + UtcStamp();
+    kept = stamp;
+    for (int n = 2; fs::exists(fs::symlink_status(kept, ec)); ++n) {
+      kept = stamp + "-" + std::to_string(n);
+    }
     if (::rename(target_dir.c_str(), kept.c_str()) != 0) {
       fs::remove_all(staging, ec);
       return Fail(err, "restore: cannot move " + target_dir + " aside to " + kept + ": " +

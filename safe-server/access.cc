@@ -334,8 +334,9 @@ Result<AccessSetup> SetUpAccess(const ServerConfig& config, const storage::Serve
     if (!rados.ok()) return rados.status();
     setup.store = std::move(*rados);
   } else {
-    auto rocks = storage::RocksDbAccessStore::Open(config.data_dir + "/access");
+    auto rocks = storage::RocksDbAccessStore::Open(config.data_dir + "/" + storage::kAccessDirName);
     if (!rocks.ok()) return rocks.status();
+    setup.local_store = rocks->get();
     setup.store = std::move(*rocks);
   }
   setup.service =

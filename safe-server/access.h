@@ -144,8 +144,9 @@ class AccessSweeper {
 // What safe-server runs for access credentials, made from its settings.
 struct AccessSetup {
   std::unique_ptr<storage::AccessStore> store;
-  std::unique_ptr<AccessService> service;  // null when access-issuer-key is empty
-  std::unique_ptr<AccessSweeper> sweeper;  // destroyed first (declared last)
+  storage::RocksDbAccessStore* local_store = nullptr;  // `store` when it is DATA_DIR/access
+  std::unique_ptr<AccessService> service;              // null when access-issuer-key is empty
+  std::unique_ptr<AccessSweeper> sweeper;              // destroyed first (declared last)
 };
 
 // With config.access_issuer_key set: loads the issuer keys, opens the access store (RocksDB in

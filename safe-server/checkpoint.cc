@@ -35,7 +35,7 @@ Status RestrictToOwner(const std::string& root) {
 }
 
 Result<std::string> MakeCheckpoint(storage::RocksDbStore& engine, const std::string& data_dir,
-                                   const std::string& parent) {
+                                   const std::string& parent, storage::RocksDbAccessStore* access) {
   std::error_code ec;
   if (!fs::exists(parent, ec)) {
     fs::create_directories(parent, ec);
@@ -68,6 +68,7 @@ Result<std::string> MakeCheckpoint(storage::RocksDbStore& engine, const std::str
       s = Status::IOError("copying " + std::string(kKeyCheckFileName) + ": " + ec.message());
     }
   }
+  if (s.ok() && access != nullptr) s = access->Checkpoint(inner + "/" + storage::kAccessDirName);
   if (s.ok()) s = RestrictToOwner(inner);
   if (s.ok()) {
     fs::rename(inner, dir, ec);

@@ -386,8 +386,9 @@ int Run(const ServerConfig& config) {
         config.checkpoint_dir.empty() ? config.data_dir + ".checkpoints" : config.checkpoint_dir;
     std::function<Result<std::string>()> checkpoint;
     if (rocks != nullptr) {
-      checkpoint = [rocks, &config, &checkpoint_dir]() -> Result<std::string> {
-        return MakeCheckpoint(*rocks, config.data_dir, checkpoint_dir);
+      storage::RocksDbAccessStore* access_store = access->local_store;
+      checkpoint = [rocks, access_store, &config, &checkpoint_dir]() -> Result<std::string> {
+        return MakeCheckpoint(*rocks, config.data_dir, checkpoint_dir, access_store);
       };
     }
     AdminOptions admin_options;

@@ -3,11 +3,13 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 namespace safe::storage {
 
@@ -157,6 +159,27 @@ Result<std::unique_ptr<RocksDbAccessStore>> RocksDbAccessStore::Open(const std::
   impl->db.reset(raw);
   impl->synced.sync = true;
   return std::unique_ptr<RocksDbAccessStore>(new RocksDbAccessStore(std::move(impl)));
+}
+
+Status RocksDbAccessStore::Checkpoint(const std::string& out_dir) {
+  if (out_dir.empty()) return Status::InvalidArgument("access store: no checkpoint directory");
+  std::error_code ec;
+  // RocksDB wants an absolute path that does not exist yet.
+  const std::filesystem::path out = std::filesystem::absolute(out_dir, ec);
+  if (ec) return Status::IOError("access store: cannot resolve " + out_dir);
+  if (std::filesystem::exists(std::filesystem::symlink_status(out, ec))) {
+    return Status::InvalidArgument("access store: " + out.string() + " already exists");
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  Status made = AccessStatusFrom(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpoint");
+  if (!made.ok()) return made;
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  rocksdb::Status s = checkpoint->CreateCheckpoint(out.string(), /*log_size_for_flush=*/0);
+  if (!s.ok()) {
+    return Status::IOError("access store: writing a checkpoint to " + out.string() + ": " +
+                           s.ToString());
+  }
+  return Status::OK();
 }
 
 Status RocksDbAccessStore::MarkSpent(const AccessHash& token_hash, Day expiry_day) {

@@ -36,6 +36,9 @@
 
 namespace safe::storage {
 
+// The RocksDB engine's directory inside a data directory (and inside a checkpoint of one).
+inline constexpr char kAccessDirName[] = "access";
+
 // A keyed hash (32 bytes) standing for a token, a user name or a password.
 using AccessHash = std::array<uint8_t, 32>;
 
@@ -104,6 +107,13 @@ class RocksDbAccessStore final : public AccessStore {
   Result<AccessCredentialRecord> GetCredential(const AccessHash& user_hash) override;
   Status DeleteCredential(const AccessHash& user_hash) override;
   Result<uint64_t> DeleteExpired(Day today) override;
+
+  // A consistent copy of the whole database in `out_dir`, which must not exist (RocksDB's
+  // Checkpoint: files hard-linked on the same file system, memtables flushed first so the copy
+  // needs no log replay). Used by the server's and safe-admin's checkpoints, so that a restored
+  // checkpoint keeps the spent tokens and credentials. Errors: InvalidArgument when out_dir
+  // exists or is empty, IOError otherwise (naming the path, never a hash).
+  [[nodiscard]] Status Checkpoint(const std::string& out_dir);
 
  private:
   struct Impl;

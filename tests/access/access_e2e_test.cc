@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -94,6 +95,19 @@ void CollectFiles(const std::string& dir, std::vector<std::string>* out) {
 int Exec(const std::vector<std::string>& argv, const std::string& input, std::string* out,
          std::string* err) {
   return RunCommand(argv, input, out, err);
+}
+
+// A token paid for: requested with the issuer's public key `pem`, signed with the keys in `keys`,
+// finalized. Returns its state file (`state`), ready to redeem.
+std::string PaidToken(const std::string& keys, const std::string& pem, const std::string& state) {
+  std::string line, sig, o, e;
+  EXPECT_EQ(
+      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
+           &line, &e),
+      0);
+  EXPECT_EQ(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, line, &sig, &e), 0) << e;
+  EXPECT_EQ(Exec({kBin + "/safe-client", "access", "finalize", "--state", state}, sig, &o, &e), 0);
+  return state;
 }
 
 TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
@@ -281,16 +295,7 @@ TEST(AccessE2eTest, KeyRotationThroughTheListAndSighup) {
   auto server = ServerProcess::Start({"--access-issuer-key", keys + "/issuer-keys"});
   ASSERT_NE(server, nullptr);
   auto paid_token = [&](const std::string& pem, const std::string& name) {
-    const std::string state = work.path() + "/" + name + ".json";
-    std::string line, sig, o, e;
-    EXPECT_EQ(
-        Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state},
-             "", &line, &e),
-        0);
-    EXPECT_EQ(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, line, &sig, &e), 0) << e;
-    EXPECT_EQ(Exec({kBin + "/safe-client", "access", "finalize", "--state", state}, sig, &o, &e),
-              0);
-    return state;
+    return PaidToken(keys, pem, work.path() + "/" + name + ".json");
   };
   auto redeem = [&](const std::string& state) {
     std::string o, e;
@@ -342,6 +347,77 @@ TEST(AccessE2eTest, KeyRotationThroughTheListAndSighup) {
   reload(2);
   EXPECT_NE(redeem(old_token2).find("issuer key is not one this server accepts"),
             std::string::npos);
+}
+
+// A checkpoint keeps what access needs (issue 18): restored, a token spent before it stays spent
+// and a credential handed out before it still opens the API. Both the server's online checkpoint
+// (POST /admin/checkpoint) and safe-admin's offline one copy DATA_DIR/access.
+TEST(AccessE2eTest, ACheckpointKeepsSpentTokensAndCredentials) {
+  TempDir work;
+  const std::string keys = work.path() + "/keys";
+  std::string out, err;
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
+                 &out, &err),
+            0)
+      << err;
+  const std::string pem = Field(out, "public-key");
+  auto server = ServerProcess::Start({"--access-issuer-key", keys + "/issuer-keys"});
+  ASSERT_NE(server, nullptr);
+  const std::string state = PaidToken(keys, pem, work.path() + "/token.json");
+  const std::string copy = work.path() + "/copy.json";
+  std::ofstream(copy) << ReadAll(state);
+  ASSERT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
+                  server->BaseUrl()},
+                 "", &out, &err),
+            0)
+      << err;
+  const std::string user = Field(out, "user");
+  const std::string password = Field(out, "password");
+  ASSERT_FALSE(user.empty()) << out;
+
+  CurlClient curl;
+  CurlRequest checkpoint;
+  checkpoint.method = "POST";
+  checkpoint.url = "http://127.0.0.1:" + std::to_string(server->admin_port()) + "/admin/checkpoint";
+  CurlResponse made = curl.Perform(checkpoint);
+  ASSERT_EQ(made.status, 201) << made.body;
+  const std::string online = made.body.substr(0, made.body.find('\n'));
+  EXPECT_TRUE(std::filesystem::exists(online + "/access/CURRENT")) << online;
+  ASSERT_EQ(server->Terminate(), 0);
+
+  // The offline checkpoint of the stopped server has it too.
+  const std::string offline = work.path() + "/offline";
+  ASSERT_EQ(Exec({kBin + "/safe-admin", "checkpoint", "--data-dir", server->data_dir(), offline},
+                 "", &out, &err),
+            0)
+      << err;
+  EXPECT_TRUE(std::filesystem::exists(offline + "/access/CURRENT"));
+
+  // Restored over the data directory, each checkpoint keeps the token spent and the credential.
+  for (const std::string& from : {online, offline}) {
+    SCOPED_TRACE(from);
+    ASSERT_EQ(Exec({kBin + "/safe-admin", "restore", "--from", from, "--data-dir",
+                    server->data_dir(), "--force"},
+                   "", &out, &err),
+              0)
+        << err;
+    auto restored = server->Restart();
+    ASSERT_NE(restored, nullptr);
+    EXPECT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
+                    restored->BaseUrl()},
+                   "", &out, &err),
+              1);
+    EXPECT_NE(err.find("409"), std::string::npos) << err;
+    CurlRequest get;
+    get.method = "GET";
+    get.url = restored->BaseUrl() + "config";
+    get.user = user;
+    get.password = password;
+    EXPECT_EQ(curl.Perform(get).status, 200);
+    get.password = "not-" + password;  // the control: a wrong credential is refused
+    EXPECT_EQ(curl.Perform(get).status, 401);
+    EXPECT_EQ(restored->Terminate(), 0);
+  }
 }
 
 }  // namespace
