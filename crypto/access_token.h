@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::crypto {
 

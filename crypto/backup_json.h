@@ -18,8 +18,8 @@
 
 #include <memory>
 
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::crypto {
 

@@ -42,8 +42,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 struct evp_pkey_st;  // OpenSSL's EVP_PKEY; OpenSSL headers stay in blind_rsa.cc.
 

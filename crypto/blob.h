@@ -17,9 +17,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/secret.h"
 #include "common/status.h"
 #include "crypto/gzip.h"
-#include "crypto/secret.h"
 
 namespace safe::crypto {
 

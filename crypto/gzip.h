@@ -13,8 +13,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::crypto {
 

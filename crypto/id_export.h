@@ -17,9 +17,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/secret.h"
 #include "common/status.h"
 #include "crypto/kdf.h"
-#include "crypto/secret.h"
 
 namespace safe::crypto {
 

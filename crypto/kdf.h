@@ -19,8 +19,8 @@
 #include <string_view>
 
 #include "common/backup_id.h"
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::crypto {
 

@@ -19,6 +19,8 @@
 #include "fuzz/fuzz_check.h"
 
 using namespace safe::crypto;
+using safe::SecretBytes;
+using safe::SecretKey;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const SecretKey key = safe::fuzz::FixedBlobKey();

@@ -7,13 +7,13 @@
 
 #include <cstdint>
 
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 namespace safe::fuzz {
 
 // The key of every blob in fuzz/corpus/blob_fuzz: bytes 0, 1, ..., 31.
-inline crypto::SecretKey FixedBlobKey() {
-  crypto::SecretKey key;
+inline safe::SecretKey FixedBlobKey() {
+  safe::SecretKey key;
   for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<uint8_t>(i);
   return key;
 }

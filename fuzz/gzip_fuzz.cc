@@ -12,6 +12,7 @@
 #include "fuzz/fuzz_check.h"
 
 using namespace safe::crypto;
+using safe::SecretBytes;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kCap = safe::fuzz::kInflateCap;

@@ -23,6 +23,7 @@
 #include "fuzz/fuzz_check.h"
 
 using namespace safe::crypto;
+using safe::SecretBytes;
 
 namespace {
 

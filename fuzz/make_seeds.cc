@@ -187,8 +187,7 @@ void HttpSeeds() {
 }
 
 void CryptoSeeds() {
-  const safe::crypto::SecretBytes json =
-      safe::crypto::SecretBytes::FromString(safe::crypto::testdata::kAppJson);
+  const safe::SecretBytes json = safe::SecretBytes::FromString(safe::crypto::testdata::kAppJson);
   const std::string minimal =
       R"({"info":{"version":1},"user":{"privatekey":"dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo="},)"
       R"("settings":{}})";
@@ -213,9 +212,9 @@ void CryptoSeeds() {
   Write("gzip_fuzz", "truncated", python.data(), python.size() / 2);
 
   // blob_fuzz
-  const safe::crypto::SecretKey key = safe::fuzz::FixedBlobKey();
+  const safe::SecretKey key = safe::fuzz::FixedBlobKey();
   auto blob = safe::crypto::SealBackup(json, key);
-  auto small = safe::crypto::SealBackup(safe::crypto::SecretBytes::FromString(minimal), key);
+  auto small = safe::crypto::SealBackup(safe::SecretBytes::FromString(minimal), key);
   if (!blob.ok() || !small.ok()) std::exit(1);
   Write("blob_fuzz", "app", blob->data(), blob->size());
   Write("blob_fuzz", "minimal", small->data(), small->size());

@@ -231,8 +231,8 @@ int RunIssue(const AccessKeyOptions& options, std::istream& in, std::ostream& ou
   if (!pem.ok()) {
     return Fail(err, "issue: key " + found->short_id + " is retired (no private key)");
   }
-  crypto::SecretBytes pem_bytes = crypto::SecretBytes::FromString(*pem);
-  crypto::Wipe(pem->data(), pem->size());
+  safe::SecretBytes pem_bytes = safe::SecretBytes::FromString(*pem);
+  safe::Wipe(pem->data(), pem->size());
   auto key = crypto::BlindRsaPrivateKey::FromPem(pem_bytes);
   if (!key.ok()) return Fail(err, priv_path + ": " + key.status().message());
   auto blind_sig = crypto::BlindRsaBlindSign(*key, request->blinded_msg);

@@ -15,7 +15,7 @@
 #include <system_error>
 
 #include "common/backup_id.h"
-#include "crypto/secret.h"
+#include "common/secret.h"
 #include "safe-admin/data_dir.h"
 #include "safe-admin/password_input.h"
 #include "safe-server/auth.h"
@@ -480,7 +480,7 @@ int RunExpire(const ExpireOptions& options, std::ostream& out, std::ostream& err
 int RunHashPassword(const HashPasswordOptions& options, std::ostream& out, std::ostream& err) {
   Status status = CheckUserName(options.user);
   if (!status.ok()) return Fail(err, "hash-password", status);
-  Result<crypto::SecretBytes> password = ReadNewPassword(options.in_fd, err);
+  Result<safe::SecretBytes> password = ReadNewPassword(options.in_fd, err);
   if (!password.ok()) return Fail(err, "hash-password", password.status());
   WarnAboutPassword(password->view(), err);
   Result<std::string> hash = server::HashPasswordArgon2id(password->view());

@@ -36,8 +36,8 @@ class EchoOff {
 // Reads one line (without its "\n", or "\r\n") byte by byte, so that nothing after the line is
 // consumed and no copy lands in a buffer that is not wiped. *complete says whether a "\n" ended
 // it (false at the end of input).
-Result<crypto::SecretBytes> ReadLine(int fd, bool* complete) {
-  crypto::SecretBytes line;
+Result<safe::SecretBytes> ReadLine(int fd, bool* complete) {
+  safe::SecretBytes line;
   *complete = false;
   for (;;) {
     char c = 0;
@@ -61,7 +61,7 @@ Result<crypto::SecretBytes> ReadLine(int fd, bool* complete) {
   return line;
 }
 
-Status Check(const crypto::SecretBytes& password) {
+Status Check(const safe::SecretBytes& password) {
   if (password.empty()) return Status::InvalidArgument("the password is empty");
   if (std::memchr(password.data(), '\0', password.size()) != nullptr) {
     return Status::InvalidArgument("the password holds a NUL byte");
@@ -71,10 +71,10 @@ Status Check(const crypto::SecretBytes& password) {
 
 }  // namespace
 
-Result<crypto::SecretBytes> ReadNewPassword(int in_fd, std::ostream& prompt_out) {
+Result<safe::SecretBytes> ReadNewPassword(int in_fd, std::ostream& prompt_out) {
   bool complete = false;
   if (!::isatty(in_fd)) {
-    Result<crypto::SecretBytes> line = ReadLine(in_fd, &complete);
+    Result<safe::SecretBytes> line = ReadLine(in_fd, &complete);
     if (!line.ok()) return line.status();
     if (!complete && line->empty()) return Status::Unavailable("no password on standard input");
     Status checked = Check(*line);
@@ -84,13 +84,13 @@ Result<crypto::SecretBytes> ReadNewPassword(int in_fd, std::ostream& prompt_out)
 
   EchoOff echo_off(in_fd);
   prompt_out << "Password: " << std::flush;
-  Result<crypto::SecretBytes> first = ReadLine(in_fd, &complete);
+  Result<safe::SecretBytes> first = ReadLine(in_fd, &complete);
   if (!first.ok()) return first.status();
   if (!complete) return Status::Unavailable("no password was typed");
   Status checked = Check(*first);
   if (!checked.ok()) return checked;
   prompt_out << "Repeat the password: " << std::flush;
-  Result<crypto::SecretBytes> second = ReadLine(in_fd, &complete);
+  Result<safe::SecretBytes> second = ReadLine(in_fd, &complete);
   if (!second.ok()) return second.status();
   if (!complete) return Status::Unavailable("no password was typed");
   if (!second->Equals(*first)) return Status::InvalidArgument("the two passwords differ");

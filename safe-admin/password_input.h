@@ -11,8 +11,8 @@
 
 #include <iosfwd>
 
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::admin {
 
@@ -24,6 +24,6 @@ inline constexpr size_t kMaxPasswordBytes = 4 * 4096;
 // final "\r" is dropped. Errors: InvalidArgument when the password is empty, longer than
 // kMaxPasswordBytes, holds a NUL, or the two typed lines differ; Unavailable when the input ends
 // before a line is complete on a terminal or holds nothing at all; IOError when reading fails.
-Result<crypto::SecretBytes> ReadNewPassword(int in_fd, std::ostream& prompt_out);
+Result<safe::SecretBytes> ReadNewPassword(int in_fd, std::ostream& prompt_out);
 
 }  // namespace safe::admin

@@ -13,7 +13,7 @@
 namespace safe::client {
 namespace {
 
-using crypto::SecretBytes;
+using safe::SecretBytes;
 using Json = nlohmann::json;
 
 constexpr size_t kMaxStateBytes = 64 * 1024;
@@ -23,7 +23,7 @@ constexpr int kStateVersion = 1;
 void WipeStrings(Json& j) {
   if (j.is_string()) {
     std::string& s = j.get_ref<std::string&>();
-    crypto::Wipe(s.data(), s.size());
+    safe::Wipe(s.data(), s.size());
   } else if (j.is_structured()) {
     for (Json& child : j) WipeStrings(child);
   }
@@ -54,7 +54,7 @@ Status ReadState(const std::string& path, State* state) {
 Status WriteState(const std::string& path, const State& state) {
   std::string text = state.json.dump(2) + "\n";
   Status s = WriteFileAtomically(path, text.data(), text.size(), 0600);
-  crypto::Wipe(text.data(), text.size());
+  safe::Wipe(text.data(), text.size());
   return s;
 }
 
@@ -69,7 +69,7 @@ Result<std::vector<uint8_t>> Decode(const State& state, const char* field,
 
 SecretBytes ToSecret(std::vector<uint8_t>&& bytes) {
   SecretBytes out(bytes.data(), bytes.size());
-  crypto::Wipe(bytes.data(), bytes.size());
+  safe::Wipe(bytes.data(), bytes.size());
   return out;
 }
 
@@ -200,7 +200,7 @@ Status RunAccessRedeem(const AccessOptions& o, std::ostream& out, std::ostream& 
   request.signature = std::move(*signature);
   std::string body_text = crypto::FormatRedeemRequest(request);
   std::vector<uint8_t> body(body_text.begin(), body_text.end());
-  crypto::Wipe(body_text.data(), body_text.size());
+  safe::Wipe(body_text.data(), body_text.size());
 
   HttpOptions options;
   options.ca_file = o.cacert;
@@ -208,7 +208,7 @@ Status RunAccessRedeem(const AccessOptions& o, std::ostream& out, std::ostream& 
   options.answer_timeout = std::chrono::seconds(o.timeout_seconds);
   HttpClient http(std::move(options));
   Result<HttpResponse> response = http.Post(url->base + "access/redeem", body, "application/json");
-  crypto::Wipe(body.data(), body.size());
+  safe::Wipe(body.data(), body.size());
   if (!response.ok()) return response.status();
   std::string answer(response->body.begin(), response->body.end());
   if (response->status != 200) {
@@ -224,7 +224,7 @@ Status RunAccessRedeem(const AccessOptions& o, std::ostream& out, std::ostream& 
     return Status::Unavailable(message + "; the token is kept, try again later");
   }
   Json j = Json::parse(answer, nullptr, /*allow_exceptions=*/false);
-  crypto::Wipe(answer.data(), answer.size());
+  safe::Wipe(answer.data(), answer.size());
   if (j.is_discarded() || !j.is_object() || !j["user"].is_string() || !j["password"].is_string() ||
       !j["expires"].is_string()) {
     WipeStrings(j);

@@ -20,7 +20,7 @@
 namespace safe::client {
 namespace {
 
-using crypto::SecretBytes;
+using safe::SecretBytes;
 
 // A plaintext backup JSON file larger than this is refused before anything else.
 constexpr size_t kMaxJsonFileBytes = crypto::kMaxInflatedBytes;

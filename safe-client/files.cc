@@ -45,10 +45,10 @@ Status CheckOutputDirectory(const std::string& path, const std::string& option) 
   return Status::OK();
 }
 
-Result<crypto::SecretBytes> ReadFileSecret(const std::string& path, size_t max_bytes) {
+Result<safe::SecretBytes> ReadFileSecret(const std::string& path, size_t max_bytes) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return PosixError("cannot open " + path, errno);
-  crypto::SecretBytes out;
+  safe::SecretBytes out;
   uint8_t buffer[8192];
   Status status;
   for (;;) {
@@ -65,7 +65,7 @@ Result<crypto::SecretBytes> ReadFileSecret(const std::string& path, size_t max_b
     }
     out.Append(buffer, static_cast<size_t>(n));
   }
-  crypto::Wipe(buffer, sizeof(buffer));
+  safe::Wipe(buffer, sizeof(buffer));
   close(fd);
   if (!status.ok()) return status;
   return out;

@@ -12,14 +12,14 @@
 #include <sys/types.h>
 #include <string>
 
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::client {
 
 // The whole file. NotFound if it does not exist, TooLarge past max_bytes, IOError otherwise.
 // Messages name the path.
-Result<crypto::SecretBytes> ReadFileSecret(const std::string& path, size_t max_bytes);
+Result<safe::SecretBytes> ReadFileSecret(const std::string& path, size_t max_bytes);
 
 // Checks, before any work whose result would be lost, that path can be written: OK if the
 // directory that will hold it exists and is writable. Else NotFound "<option> <path>: the directory

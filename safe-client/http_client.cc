@@ -189,7 +189,7 @@ Result<HttpResponse> HttpClient::Perform(const Request& request) {
     curl_easy_setopt(curl, CURLOPT_HTTPAUTH, static_cast<long>(CURLAUTH_BASIC));
     curl_easy_setopt(curl, CURLOPT_USERNAME, options_.user.c_str());
     curl_easy_setopt(curl, CURLOPT_PASSWORD, password.c_str());  // libcurl copies it
-    crypto::Wipe(const_cast<char*>(password.data()), password.size());
+    safe::Wipe(const_cast<char*>(password.data()), password.size());
   }
 
   struct curl_slist* headers = nullptr;

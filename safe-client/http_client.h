@@ -31,15 +31,15 @@
 #include <string>
 #include <vector>
 
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::client {
 
 struct HttpOptions {
-  std::string user;              // empty: send no credentials
-  crypto::SecretBytes password;  // the Basic password for user
-  std::string ca_file;           // empty: the system trust store
+  std::string user;            // empty: send no credentials
+  safe::SecretBytes password;  // the Basic password for user
+  std::string ca_file;         // empty: the system trust store
   std::string user_agent = "safe-client/0.1";
   std::chrono::seconds connect_timeout{15};  // Android's connect timeout
   std::chrono::seconds answer_timeout{30};   // Android's read timeout: no byte moved this long

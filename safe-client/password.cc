@@ -27,7 +27,7 @@ void WriteAll(int fd, const std::string& text) {
   }
 }
 
-Result<crypto::SecretBytes> ReadLineNoEcho(int tty, const std::string& prompt) {
+Result<safe::SecretBytes> ReadLineNoEcho(int tty, const std::string& prompt) {
   WriteAll(tty, prompt);
   termios old_mode{};
   const bool is_terminal = tcgetattr(tty, &old_mode) == 0;
@@ -37,7 +37,7 @@ Result<crypto::SecretBytes> ReadLineNoEcho(int tty, const std::string& prompt) {
     quiet.c_lflag |= ECHONL;
     tcsetattr(tty, TCSAFLUSH, &quiet);
   }
-  crypto::SecretBytes line;
+  safe::SecretBytes line;
   Status status;
   for (;;) {
     char c;
@@ -59,8 +59,8 @@ Result<crypto::SecretBytes> ReadLineNoEcho(int tty, const std::string& prompt) {
 
 }  // namespace
 
-Result<crypto::SecretBytes> ReadPasswordFile(const std::string& path) {
-  Result<crypto::SecretBytes> content = ReadFileSecret(path, kMaxPasswordFileBytes);
+Result<safe::SecretBytes> ReadPasswordFile(const std::string& path) {
+  Result<safe::SecretBytes> content = ReadFileSecret(path, kMaxPasswordFileBytes);
   if (!content.ok()) return content.status();
   size_t end = 0;
   while (end < content->size() && (*content)[end] != '\n') ++end;
@@ -70,15 +70,15 @@ Result<crypto::SecretBytes> ReadPasswordFile(const std::string& path) {
   return std::move(content).value();
 }
 
-Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm,
-                                        const std::string& file_option) {
+Result<safe::SecretBytes> AskPassword(const std::string& prompt, bool confirm,
+                                      const std::string& file_option) {
   const int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (tty < 0) {
     return Status::Unavailable("no terminal to ask for the password on: use " + file_option);
   }
-  Result<crypto::SecretBytes> first = ReadLineNoEcho(tty, prompt);
+  Result<safe::SecretBytes> first = ReadLineNoEcho(tty, prompt);
   if (first.ok() && confirm) {
-    Result<crypto::SecretBytes> second = ReadLineNoEcho(tty, "Repeat the password: ");
+    Result<safe::SecretBytes> second = ReadLineNoEcho(tty, "Repeat the password: ");
     if (!second.ok()) {
       first = second.status();
     } else if (!second->Equals(*first)) {
@@ -89,8 +89,8 @@ Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm,
   return first;
 }
 
-Result<crypto::SecretBytes> GetPassword(const std::string& path, const std::string& prompt,
-                                        bool confirm) {
+Result<safe::SecretBytes> GetPassword(const std::string& path, const std::string& prompt,
+                                      bool confirm) {
   if (!path.empty()) return ReadPasswordFile(path);
   return AskPassword(prompt, confirm, "--password-file");
 }

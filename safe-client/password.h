@@ -7,23 +7,23 @@
 
 #include <string>
 
+#include "common/secret.h"
 #include "common/status.h"
-#include "crypto/secret.h"
 
 namespace safe::client {
 
 // The first line of the file (without its "\n" or "\r\n"). InvalidArgument if that line is
 // empty; errors of ReadFileSecret otherwise.
-Result<crypto::SecretBytes> ReadPasswordFile(const std::string& path);
+Result<safe::SecretBytes> ReadPasswordFile(const std::string& path);
 
 // Asks on /dev/tty with echo off. With confirm, asks twice and refuses a mismatch.
 // Unavailable if there is no terminal, naming file_option (e.g. "--auth-password-file") as the
 // way to give this password instead.
-Result<crypto::SecretBytes> AskPassword(const std::string& prompt, bool confirm,
-                                        const std::string& file_option);
+Result<safe::SecretBytes> AskPassword(const std::string& prompt, bool confirm,
+                                      const std::string& file_option);
 
 // ReadPasswordFile(path) if path is set, else AskPassword(prompt, confirm, "--password-file").
-Result<crypto::SecretBytes> GetPassword(const std::string& path, const std::string& prompt,
-                                        bool confirm);
+Result<safe::SecretBytes> GetPassword(const std::string& path, const std::string& prompt,
+                                      bool confirm);
 
 }  // namespace safe::client

@@ -63,8 +63,8 @@ Result<ServerUrl> ParseServerUrl(const std::string& text) {
   }
   if (CurlString user = GetPart(url.get(), CURLUPART_USER, CURLU_URLDECODE)) out.user = user.get();
   if (CurlString password = GetPart(url.get(), CURLUPART_PASSWORD, CURLU_URLDECODE)) {
-    out.password = crypto::SecretBytes::FromString(password.get());
-    crypto::Wipe(password.get(), std::strlen(password.get()));
+    out.password = safe::SecretBytes::FromString(password.get());
+    safe::Wipe(password.get(), std::strlen(password.get()));
   }
   curl_url_set(url.get(), CURLUPART_USER, nullptr, 0);
   curl_url_set(url.get(), CURLUPART_PASSWORD, nullptr, 0);

@@ -74,7 +74,7 @@ struct ServerUrl {
   std::string base;  // scheme://host[:port]/path/ without userinfo
   std::string host;  // host[:port], for messages ("waiting for safe.example.org...")
   std::string user;  // percent-decoded; empty if the URL had none
-  crypto::SecretBytes password;
+  safe::SecretBytes password;
   bool plaintext_remote = false;  // http:// to a host that is not loopback: warn
 };
 

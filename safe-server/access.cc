@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/secret.h"
 #include "safe-server/log.h"
 #ifdef SAFE_HAVE_RADOS
 #include "storage/rados_access_store.h"
@@ -49,10 +50,10 @@ std::string_view StripBasic(std::string_view authorization) {
 }
 
 // "user:password" of a Basic header value into *out (wiped by its owner); false if not one.
-bool DecodeBasic(std::string_view authorization, crypto::SecretBytes* out, size_t* colon) {
+bool DecodeBasic(std::string_view authorization, safe::SecretBytes* out, size_t* colon) {
   std::string_view b64 = StripBasic(authorization);
   if (b64.empty() || b64.size() > 1024) return false;
-  crypto::SecretBytes decoded(b64.size());
+  safe::SecretBytes decoded(b64.size());
   size_t len = 0;
   if (sodium_base642bin(decoded.data(), decoded.size(), b64.data(), b64.size(), nullptr, &len,
                         nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
@@ -93,11 +94,11 @@ Result<std::unique_ptr<storage::AccessStore>> OpenRadosAccessStore(const ServerC
 
 }  // namespace
 
+// Each wipes itself on destruction (common/secret.h).
 struct AccessService::Keys {
-  uint8_t spent[32];
-  uint8_t user[32];
-  uint8_t secret[32];
-  ~Keys() { sodium_memzero(this, sizeof *this); }
+  SecretKey spent;
+  SecretKey user;
+  SecretKey secret;
 };
 
 std::string RedeemAnswerJson(const IssuedCredential& credential) {
@@ -145,15 +146,15 @@ AccessService::AccessService(const storage::ServerKey& server_key, storage::Acce
       key_list_path_(std::move(key_list_path)),
       options_(options),
       issuer_keys_(std::make_shared<const std::vector<IssuerKey>>(std::move(keys))) {
-  crypto::EnsureSodiumInitialised();
-  static_assert(crypto_kdf_KEYBYTES == storage::ServerKey::kBytes, "the server key is a KDF key");
+  safe::EnsureSodiumInitialised();
+  static_assert(crypto_kdf_KEYBYTES == storage::ServerKey::kSize, "the server key is a KDF key");
   // crypto_kdf_derive_from_key fails only for a wrong length, which is fixed here.
-  (void)crypto_kdf_derive_from_key(hash_keys_->spent, 32, kSpentSubkey, kKdfContext,
-                                   server_key.data());
-  (void)crypto_kdf_derive_from_key(hash_keys_->user, 32, kUserSubkey, kKdfContext,
-                                   server_key.data());
-  (void)crypto_kdf_derive_from_key(hash_keys_->secret, 32, kSecretSubkey, kKdfContext,
-                                   server_key.data());
+  (void)crypto_kdf_derive_from_key(hash_keys_->spent.data(), hash_keys_->spent.size(), kSpentSubkey,
+                                   kKdfContext, server_key.data());
+  (void)crypto_kdf_derive_from_key(hash_keys_->user.data(), hash_keys_->user.size(), kUserSubkey,
+                                   kKdfContext, server_key.data());
+  (void)crypto_kdf_derive_from_key(hash_keys_->secret.data(), hash_keys_->secret.size(),
+                                   kSecretSubkey, kKdfContext, server_key.data());
 }
 
 AccessService::~AccessService() = default;
@@ -175,21 +176,21 @@ Status AccessService::ReloadKeys() {
 }
 
 storage::AccessHash AccessService::SpentHash(const crypto::AccessKeyId& key_id,
-                                             const crypto::SecretBytes& token) const {
+                                             const safe::SecretBytes& token) const {
   storage::AccessHash out;
   crypto_generichash_state state;
-  crypto_generichash_init(&state, hash_keys_->spent, 32, out.size());
+  crypto_generichash_init(&state, hash_keys_->spent.data(), hash_keys_->spent.size(), out.size());
   crypto_generichash_update(&state, key_id.data(), key_id.size());
   crypto_generichash_update(&state, token.data(), token.size());
   crypto_generichash_final(&state, out.data(), out.size());
-  sodium_memzero(&state, sizeof state);
+  Wipe(&state, sizeof state);
   return out;
 }
 
 storage::AccessHash AccessService::UserHash(std::string_view user) const {
   storage::AccessHash out;
   crypto_generichash(out.data(), out.size(), reinterpret_cast<const uint8_t*>(user.data()),
-                     user.size(), hash_keys_->user, 32);
+                     user.size(), hash_keys_->user.data(), hash_keys_->user.size());
   return out;
 }
 
@@ -197,14 +198,14 @@ storage::AccessHash AccessService::SecretHash(std::string_view user,
                                               std::string_view password) const {
   storage::AccessHash out;
   crypto_generichash_state state;
-  crypto_generichash_init(&state, hash_keys_->secret, 32, out.size());
+  crypto_generichash_init(&state, hash_keys_->secret.data(), hash_keys_->secret.size(), out.size());
   crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(user.data()), user.size());
   const uint8_t colon = ':';
   crypto_generichash_update(&state, &colon, 1);
   crypto_generichash_update(&state, reinterpret_cast<const uint8_t*>(password.data()),
                             password.size());
   crypto_generichash_final(&state, out.data(), out.size());
-  sodium_memzero(&state, sizeof state);
+  Wipe(&state, sizeof state);
   return out;
 }
 
@@ -234,7 +235,7 @@ Result<IssuedCredential> AccessService::Redeem(std::string_view body) {
   char user_hex[2 * kUserRandomBytes + 1];
   sodium_bin2hex(user_hex, sizeof user_hex, user_bytes, sizeof user_bytes);
   credential.user = std::string(kAccessUserPrefix) + user_hex;
-  crypto::SecretBytes password(kPasswordRandomBytes);
+  safe::SecretBytes password(kPasswordRandomBytes);
   randombytes_buf(password.data(), password.size());
   credential.password = crypto::Base64UrlEncode(password.data(), password.size());
   credential.expiry_day = today + static_cast<Day>(options_.access_days);
@@ -261,7 +262,7 @@ Result<IssuedCredential> AccessService::Redeem(std::string_view body) {
 }
 
 bool AccessService::IsAccessCredential(std::string_view authorization) {
-  crypto::SecretBytes decoded;
+  safe::SecretBytes decoded;
   size_t colon = 0;
   if (!DecodeBasic(authorization, &decoded, &colon)) return false;
   const size_t prefix = sizeof(kAccessUserPrefix) - 1;
@@ -269,7 +270,7 @@ bool AccessService::IsAccessCredential(std::string_view authorization) {
 }
 
 bool AccessService::Check(std::string_view authorization) {
-  crypto::SecretBytes decoded;
+  safe::SecretBytes decoded;
   size_t colon = 0;
   if (!DecodeBasic(authorization, &decoded, &colon)) return false;
   std::string_view user = decoded.view().substr(0, colon);
@@ -281,7 +282,7 @@ bool AccessService::Check(std::string_view authorization) {
     return false;
   }
   storage::AccessHash expected = SecretHash(user, password);
-  if (sodium_memcmp(expected.data(), record->secret_hash.data(), expected.size()) != 0) {
+  if (!ConstantTimeEquals(expected.data(), record->secret_hash.data(), expected.size())) {
     return false;
   }
   return record->expiry_day >= clock_.Today();

@@ -112,7 +112,7 @@ class AccessService {
   struct Keys;
   std::shared_ptr<const std::vector<IssuerKey>> Snapshot();
   storage::AccessHash SpentHash(const crypto::AccessKeyId& key_id,
-                                const crypto::SecretBytes& token) const;
+                                const safe::SecretBytes& token) const;
   storage::AccessHash UserHash(std::string_view user) const;
   storage::AccessHash SecretHash(std::string_view user, std::string_view password) const;
 

@@ -5,6 +5,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/secret.h"
+
 namespace safe::server {
 
 namespace {
@@ -28,7 +30,7 @@ bool SameSecret(std::string_view a, std::string_view b) {
                      nullptr, 0);
   crypto_generichash(db, sizeof db, reinterpret_cast<const unsigned char*>(b.data()), b.size(),
                      nullptr, 0);
-  return sodium_memcmp(da, db, sizeof da) == 0;
+  return ConstantTimeEquals(da, db, sizeof da);
 }
 
 HttpResponse TooSoon(int seconds, std::string_view why) {
@@ -51,7 +53,7 @@ Result<std::string> ReadAdminToken(const std::string& path) {
   bool printable = true;
   for (char c : token) printable = printable && c > 0x20 && c < 0x7f;
   if (token.size() < 32 || token.size() > 1024 || !printable) {
-    sodium_memzero(token.data(), token.size());
+    Wipe(token.data(), token.size());
     return Status::InvalidArgument("admin-token-file \"" + path +
                                    "\" must hold one token of 32 to 1024 printable characters "
                                    "(e.g. from `openssl rand -hex 32`)");

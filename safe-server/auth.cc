@@ -40,31 +40,11 @@ constexpr char kHowToMakeOne[] =
 
 }  // namespace
 
-// Bytes that wipe themselves: decoded credentials live only in these.
-class WipedBuffer {
- public:
-  explicit WipedBuffer(size_t capacity) : bytes_(capacity) {}
-  ~WipedBuffer() { sodium_memzero(bytes_.data(), bytes_.size()); }
-  WipedBuffer(const WipedBuffer&) = delete;
-  WipedBuffer& operator=(const WipedBuffer&) = delete;
-
-  unsigned char* data() { return bytes_.data(); }
-  size_t capacity() const { return bytes_.size(); }
-  void set_size(size_t size) { size_ = size; }  // REQUIRES: size <= capacity()
-  std::string_view view() const {
-    return std::string_view(reinterpret_cast<const char*>(bytes_.data()), size_);
-  }
-
- private:
-  std::vector<unsigned char> bytes_;
-  size_t size_ = 0;
-};
-
 namespace {
 
 // ISO-8859-1 maps byte b to code point b, so the conversion is two lines; no library needed.
-// REQUIRES: out->capacity() >= 2 * in.size()
-void Latin1ToUtf8Into(std::string_view in, WipedBuffer* out) {
+// REQUIRES: out->size() >= 2 * in.size(); shrinks *out to the converted bytes.
+void Latin1ToUtf8Into(std::string_view in, SecretBytes* out) {
   unsigned char* p = out->data();
   for (char ch : in) {
     unsigned char c = static_cast<unsigned char>(ch);
@@ -75,7 +55,7 @@ void Latin1ToUtf8Into(std::string_view in, WipedBuffer* out) {
       *p++ = static_cast<unsigned char>(0x80 | (c & 0x3f));
     }
   }
-  out->set_size(static_cast<size_t>(p - out->data()));
+  out->Resize(static_cast<size_t>(p - out->data()));
 }
 
 bool StartsWith(std::string_view s, std::string_view prefix) {
@@ -213,14 +193,14 @@ Status ReadWholeFile(const std::string& path, std::string* contents) {
     if (n < 0) {
       int error = errno;
       close(fd);
-      sodium_memzero(data.data(), data.size());
+      Wipe(data.data(), data.size());
       return os_error(error);
     }
     if (n == 0) break;
     data.append(buffer, static_cast<size_t>(n));
   }
   close(fd);
-  sodium_memzero(buffer, sizeof(buffer));
+  Wipe(buffer, sizeof(buffer));
   *contents = std::move(data);
   return Status::OK();
 }
@@ -268,7 +248,7 @@ bool IsValidUtf8(std::string_view text) {
 }
 
 std::string Latin1ToUtf8(std::string_view latin1) {
-  WipedBuffer out(2 * latin1.size());
+  SecretBytes out(2 * latin1.size());
   Latin1ToUtf8Into(latin1, &out);
   return std::string(out.view());
 }
@@ -288,13 +268,13 @@ Result<std::unique_ptr<BasicAuthenticator>> BasicAuthenticator::LoadHtpasswd(
   Status read = ReadWholeFile(path, &contents);
   if (!read.ok()) return read;
   auto result = ParseHtpasswd(contents, "htpasswd \"" + path + "\"", std::move(options));
-  sodium_memzero(contents.data(), contents.size());
+  Wipe(contents.data(), contents.size());
   return result;
 }
 
 Result<std::unique_ptr<BasicAuthenticator>> BasicAuthenticator::ParseHtpasswd(
     std::string_view contents, const std::string& source, BasicAuthOptions options) {
-  if (sodium_init() < 0) return Status::IOError("libsodium failed to initialise");
+  EnsureSodiumInitialised();
   const std::string& realm = options.realm;
   bool realm_ok = !realm.empty() && realm.size() <= 128;
   for (char c : realm) {
@@ -386,9 +366,7 @@ Argon2Params BasicAuthenticator::unknown_user_params() {
   return slowest_;
 }
 
-BasicAuthenticator::~BasicAuthenticator() {
-  sodium_memzero(cache_mac_key_, sizeof(cache_mac_key_));
-}
+BasicAuthenticator::~BasicAuthenticator() { Wipe(cache_mac_key_, sizeof(cache_mac_key_)); }
 
 std::string BasicAuthenticator::ChallengeHeaderValue() const {
   return "Basic realm=\"" + options_.realm + "\", charset=\"UTF-8\"";
@@ -398,7 +376,7 @@ std::chrono::steady_clock::time_point BasicAuthenticator::Now() const {
   return options_.now ? options_.now() : std::chrono::steady_clock::now();
 }
 
-bool BasicAuthenticator::DecodeBasic(std::string_view header_value, WipedBuffer* credentials,
+bool BasicAuthenticator::DecodeBasic(std::string_view header_value, SecretBytes* credentials,
                                      size_t* colon) {
   std::string_view value = TrimSpaces(header_value);
   size_t space = value.find_first_of(" \t");
@@ -406,21 +384,21 @@ bool BasicAuthenticator::DecodeBasic(std::string_view header_value, WipedBuffer*
   if (!EqualsIgnoringAsciiCase(value.substr(0, space), "basic")) return false;
   std::string_view token = TrimSpaces(value.substr(space));
   if (token.empty() || token.size() > kMaxCredentialBase64) return false;
-  if (credentials->capacity() < token.size() / 4 * 3 + 3) return false;
+  if (credentials->size() < token.size() / 4 * 3 + 3) return false;
   size_t decoded_size = 0;
   const char* end = nullptr;
-  if (sodium_base642bin(credentials->data(), credentials->capacity(), token.data(), token.size(),
+  if (sodium_base642bin(credentials->data(), credentials->size(), token.data(), token.size(),
                         nullptr, &decoded_size, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
       end != token.data() + token.size()) {
     return false;
   }
-  credentials->set_size(decoded_size);
+  credentials->Resize(decoded_size);
   *colon = credentials->view().find(':');
   return *colon != std::string_view::npos;
 }
 
 bool BasicAuthenticator::CheckCached(std::string_view authorization_header_value) {
-  WipedBuffer credentials(
+  SecretBytes credentials(
       std::min(authorization_header_value.size(), kMaxCredentialBase64) / 4 * 3 + 3);
   size_t colon = 0;
   if (!DecodeBasic(authorization_header_value, &credentials, &colon)) return false;
@@ -428,7 +406,7 @@ bool BasicAuthenticator::CheckCached(std::string_view authorization_header_value
 }
 
 bool BasicAuthenticator::Check(std::string_view authorization_header_value) {
-  WipedBuffer credentials(
+  SecretBytes credentials(
       std::min(authorization_header_value.size(), kMaxCredentialBase64) / 4 * 3 + 3);
   size_t colon = 0;
   if (!DecodeBasic(authorization_header_value, &credentials, &colon)) return false;
@@ -442,7 +420,7 @@ bool BasicAuthenticator::Check(std::string_view authorization_header_value) {
   } else {
     // Android's ISO-8859-1 against an htpasswd made from UTF-8: one Argon2 run, on the converted
     // bytes. ':' is the same byte in both.
-    WipedBuffer utf8(2 * raw.size());
+    SecretBytes utf8(2 * raw.size());
     Latin1ToUtf8Into(raw, &utf8);
     std::string_view converted = utf8.view();
     size_t utf8_colon = converted.find(':');
@@ -522,7 +500,7 @@ void BasicAuthenticator::CacheInsert(const CacheKey& key) {
 }
 
 Result<std::string> HashPasswordArgon2id(std::string_view password) {
-  if (sodium_init() < 0) return Status::IOError("libsodium failed to initialise");
+  EnsureSodiumInitialised();
   unsigned char salt[kHashSaltBytes];
   randombytes_buf(salt, sizeof(salt));
   size_t encoded_length = argon2_encodedlen(kHashTimeCost, kHashMemoryKiB, kHashParallelism,

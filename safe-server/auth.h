@@ -47,11 +47,10 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/secret.h"
 #include "common/status.h"
 
 namespace safe::server {
-
-class WipedBuffer;  // auth.cc: bytes that wipe themselves
 
 // The cost parameters of one argon2id line.
 struct Argon2Params {
@@ -134,7 +133,7 @@ class BasicAuthenticator {
   std::chrono::steady_clock::time_point Now() const;
   // Decodes a Basic header value into *credentials ("user:password" bytes); false when it is not
   // one. *colon is where the ':' is.
-  static bool DecodeBasic(std::string_view header_value, WipedBuffer* credentials, size_t* colon);
+  static bool DecodeBasic(std::string_view header_value, SecretBytes* credentials, size_t* colon);
   // Argon2 verification of one "user:password" candidate, padded as the header says; counts it.
   bool VerifyCredentials(std::string_view user, std::string_view password);
   CacheKey KeyOf(std::string_view credentials) const;

@@ -91,8 +91,8 @@ HttpResponse MethodNotAllowed(RouteKind kind) {
     return r;
   }
   r.headers.Add("Allow", kind == RouteKind::kConfig         ? "GET, HEAD"
-                        : kind == RouteKind::kAccessRedeem ? "POST"
-                                                           : "GET, HEAD, PUT, DELETE");
+                         : kind == RouteKind::kAccessRedeem ? "POST"
+                                                            : "GET, HEAD, PUT, DELETE");
   return r;
 }
 
@@ -451,8 +451,8 @@ HeadDecision SafeApp::Decide(const HttpRequest& head) {
   }
   // Only the credential cache is consulted here: Argon2 never runs on a network thread.
   // A redeem needs no credential: it is how a customer gets one.
-  decided->credential_ok = !auth_on || redeem ||
-                           (auth_.check_cached && auth_.check_cached(*authorization));
+  decided->credential_ok =
+      !auth_on || redeem || (auth_.check_cached && auth_.check_cached(*authorization));
   if (refusal && decided->credential_ok) {
     d.refuse = std::move(refusal);
     return d;
@@ -497,6 +497,7 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
     // Not through OnHeaders (an in-process caller): decide now.
     HeadDecision d = Decide(request);
     if (d.refuse) {
+      request.headers.Wipe("Authorization");
       Observe(request, static_cast<int>(ParseRoute(request.path).kind), *d.refuse, started);
       respond(std::move(*d.refuse));
       return;
@@ -509,6 +510,7 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
   if (decided->credential_ok && !decided->refusal &&
       (request.method == HttpMethod::kGet || request.method == HttpMethod::kHead ||
        decided->route.kind == RouteKind::kPreflight)) {
+    request.headers.Wipe("Authorization");  // checked at header time: not needed any more
     HttpResponse response = Handle(request, *decided);
     Observe(request, static_cast<int>(decided->route.kind), response, started);
     respond(std::move(response));
@@ -517,8 +519,9 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
   // Fair between clients: one client's queue of Argon2 runs or writes does not hold up another's.
   const uint64_t client = decided->client.value_or(0);
   pool_.Post(client, [this, request = std::move(request), decided = std::move(decided),
-              respond = std::move(respond), started]() {
+                      respond = std::move(respond), started]() mutable {
     HttpResponse response = Handle(request, *decided);
+    request.headers.Wipe("Authorization");  // checked (or refused) by Handle
     Observe(request, static_cast<int>(decided->route.kind), response, started);
     respond(std::move(response));
   });

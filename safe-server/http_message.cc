@@ -2,6 +2,8 @@
 
 #include <strings.h>
 
+#include "common/secret.h"
+
 namespace safe::server {
 
 namespace {
@@ -38,6 +40,14 @@ void HttpHeaders::Set(std::string name, std::string value) {
   }
   fields_ = std::move(kept);
   Add(std::move(name), std::move(value));
+}
+
+void HttpHeaders::Wipe(std::string_view name) {
+  for (auto& [n, v] : fields_) {
+    if (!EqualsIgnoreCase(n, name)) continue;
+    safe::Wipe(v.data(), v.size());
+    v.clear();  // keeps the (now zeroed) block: nothing of the value is freed unwiped
+  }
 }
 
 HttpResponse HttpResponse::Text(int status, std::string_view message) {

@@ -31,6 +31,9 @@ class HttpHeaders {
   std::optional<std::string> FindAll(std::string_view name) const;
   // Replaces every field named `name` with one.
   void Set(std::string name, std::string value);
+  // Overwrites the value of every field named `name` with zeros in place and empties it: a
+  // credential (Authorization) leaves no copy in memory once it has been checked.
+  void Wipe(std::string_view name);
   const std::vector<std::pair<std::string, std::string>>& fields() const { return fields_; }
 
  private:

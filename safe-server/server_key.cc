@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "common/posix.h"
+#include "common/secret.h"
 
 namespace safe::server {
 namespace {
@@ -24,19 +25,9 @@ namespace fs = std::filesystem;
 constexpr char kKeyCheckTempName[] = "KEYCHECK.tmp";
 // More than any valid key file or KEYCHECK holds: enough to tell "too long" apart.
 constexpr size_t kReadLimit = 130;
-constexpr size_t kHexKeyChars = 2 * storage::ServerKey::kBytes;
+constexpr size_t kHexKeyChars = 2 * storage::ServerKey::kSize;
 
 using Fd = ScopedFd;
-
-// A stack buffer that is wiped when it goes out of scope (it may hold key bytes).
-struct WipedBuffer {
-  char bytes[kReadLimit];
-  size_t size = 0;
-  WipedBuffer() = default;
-  WipedBuffer(const WipedBuffer&) = delete;
-  WipedBuffer& operator=(const WipedBuffer&) = delete;
-  ~WipedBuffer() { sodium_memzero(bytes, sizeof(bytes)); }
-};
 
 std::string ParentOf(const std::string& path) {
   fs::path parent = fs::path(path).parent_path();
@@ -62,48 +53,44 @@ Status WriteAll(int fd, const void* data, size_t size, const std::string& path) 
   return Status::OK();
 }
 
-// Reads at most kReadLimit bytes of an open file into *out.
-Status ReadSmall(int fd, const std::string& path, WipedBuffer* out) {
-  out->size = 0;
-  while (out->size < sizeof(out->bytes)) {
-    ssize_t n = ::read(fd, out->bytes + out->size, sizeof(out->bytes) - out->size);
+// Reads at most kReadLimit bytes of an open file into *out (it may hold key bytes).
+Status ReadSmall(int fd, const std::string& path, SecretBytes* out) {
+  out->Resize(kReadLimit);
+  size_t size = 0;
+  while (size < kReadLimit) {
+    ssize_t n = ::read(fd, out->data() + size, kReadLimit - size);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return ErrnoError("cannot read " + path, errno);
     if (n == 0) break;
-    out->size += static_cast<size_t>(n);
+    size += static_cast<size_t>(n);
   }
+  out->Resize(size);
   return Status::OK();
 }
 
 // 32 raw bytes, or 64 hex characters with an optional final newline.
-Result<storage::ServerKey> ParseKey(const WipedBuffer& buffer, const std::string& what) {
-  uint8_t raw[storage::ServerKey::kBytes];
-  bool parsed = false;
-  if (buffer.size == storage::ServerKey::kBytes) {
-    std::memcpy(raw, buffer.bytes, sizeof(raw));
-    parsed = true;
-  } else if (buffer.size == kHexKeyChars ||
-             (buffer.size == kHexKeyChars + 1 && buffer.bytes[kHexKeyChars] == '\n')) {
+Result<storage::ServerKey> ParseKey(const SecretBytes& buffer, const std::string& what) {
+  storage::ServerKey key;
+  const std::string_view text = buffer.view();
+  if (text.size() == key.size()) {
+    std::memcpy(key.data(), text.data(), key.size());
+    return key;
+  }
+  if (text.size() == kHexKeyChars || (text.size() == kHexKeyChars + 1 && text.back() == '\n')) {
     size_t raw_len = 0;
     const char* end = nullptr;
-    parsed = sodium_hex2bin(raw, sizeof(raw), buffer.bytes, kHexKeyChars, nullptr, &raw_len,
-                            &end) == 0 &&
-             raw_len == sizeof(raw) && end == buffer.bytes + kHexKeyChars;
+    const bool parsed = sodium_hex2bin(key.data(), key.size(), text.data(), kHexKeyChars, nullptr,
+                                       &raw_len, &end) == 0 &&
+                        raw_len == key.size() && end == text.data() + kHexKeyChars;
     if (!parsed) {
-      sodium_memzero(raw, sizeof(raw));
       return Status::InvalidArgument(what + " holds 64 characters that are not all hex digits");
     }
+    return key;
   }
-  if (!parsed) {
-    const std::string size = buffer.size >= kReadLimit
-                                 ? "more than " + std::to_string(kReadLimit - 1)
-                                 : std::to_string(buffer.size);
-    return Status::InvalidArgument(what + " holds " + size +
-                                   " bytes: expected 32 raw bytes or 64 hex characters");
-  }
-  storage::ServerKey key(raw);
-  sodium_memzero(raw, sizeof(raw));
-  return key;
+  const std::string size = text.size() >= kReadLimit ? "more than " + std::to_string(kReadLimit - 1)
+                                                     : std::to_string(text.size());
+  return Status::InvalidArgument(what + " holds " + size +
+                                 " bytes: expected 32 raw bytes or 64 hex characters");
 }
 
 std::string ModeString(mode_t mode) {
@@ -130,7 +117,7 @@ Result<std::optional<storage::ServerKey>> ReadKeyFrom(const std::string& path,
                                    ": it must be 0600 or 0400 (readable by its owner only); "
                                    "fix it with chmod 600");
   }
-  WipedBuffer buffer;
+  SecretBytes buffer;
   Status read = ReadSmall(fd.get(), what, &buffer);
   if (!read.ok()) return read;
   Result<storage::ServerKey> key = ParseKey(buffer, what);
@@ -194,7 +181,7 @@ Result<storage::ServerKey> CreateKeyFile(const std::string& path, bool make_pare
     if (ec)
       return Status::IOError("cannot create " + parent + " for the key file: " + ec.message());
   }
-  storage::ServerKey key = storage::ServerKey::Generate();
+  storage::ServerKey key = storage::ServerKey::Random();
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd.get() < 0) return ErrnoError("cannot create the key file " + path, errno);
   Status status = Status::OK();
@@ -261,13 +248,13 @@ Status VerifyKeyCheck(const std::string& data_dir, const std::string& check,
     }
     return ErrnoError("cannot open " + path, errno);
   }
-  WipedBuffer buffer;
+  SecretBytes buffer;
   Status read = ReadSmall(fd.get(), path, &buffer);
   if (!read.ok()) return read;
-  size_t size = buffer.size;
-  if (size > 0 && buffer.bytes[size - 1] == '\n') --size;
+  size_t size = buffer.size();
+  if (size > 0 && buffer[size - 1] == '\n') --size;
   if (size != check.size()) return Status::Corruption(path + " is malformed");
-  if (sodium_memcmp(buffer.bytes, check.data(), check.size()) != 0) {
+  if (!ConstantTimeEquals(buffer.data(), check.data(), check.size())) {
     return Status::InvalidArgument(source + " does not match the data in " + data_dir +
                                    " (its KEYCHECK differs): refusing to start");
   }

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/secret.h"
+
 namespace safe::server {
 
 namespace {
@@ -40,7 +42,7 @@ Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Load(const std::
 
 Result<std::unique_ptr<TokenAuthenticator>> TokenAuthenticator::Parse(std::string_view contents,
                                                                       const std::string& source) {
-  if (sodium_init() < 0) return Status::IOError("libsodium failed to initialise");
+  EnsureSodiumInitialised();
   std::set<std::string> hashes;
   size_t line_number = 0;
   while (!contents.empty()) {
@@ -87,15 +89,15 @@ bool TokenAuthenticator::Check(std::string_view header) const {
 }
 
 NewToken MakeToken() {
-  if (sodium_init() < 0) abort();  // cannot make a secret without a random source
+  EnsureSodiumInitialised();  // aborts without a random source: no secret can be made
   unsigned char raw[32];
   randombytes_buf(raw, sizeof raw);
   char b64[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
   sodium_bin2base64(b64, sizeof b64, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(raw, sizeof raw);
+  Wipe(raw, sizeof raw);
   NewToken t;
   t.token = b64;
-  sodium_memzero(b64, sizeof b64);
+  Wipe(b64, sizeof b64);
   std::string digest = Sha256(t.token);
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, reinterpret_cast<const unsigned char*>(digest.data()),

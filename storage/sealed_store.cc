@@ -49,31 +49,16 @@ constexpr uint8_t kNonce[12] = {};
 // EVP takes int lengths: longer blobs go through in chunks of this size.
 constexpr size_t kChunkBytes = size_t{1} << 30;
 
-static_assert(crypto_kdf_KEYBYTES == ServerKey::kBytes, "the master key is a KDF key");
+static_assert(crypto_kdf_KEYBYTES == ServerKey::kSize, "the master key is a KDF key");
 static_assert(crypto_auth_hmacsha256_KEYBYTES == kKeyBytes, "k1 is an HMAC-SHA-256 key");
 static_assert(crypto_auth_hmacsha256_BYTES == BackupId::kBytes, "a storage key is an HMAC");
 
-void EnsureSodium() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    // Without a working libsodium (no random source) nothing here can work: a broken invariant.
-    if (sodium_init() < 0) std::abort();
-  });
-}
-
 // A 32-byte key that wipes itself.
-struct WipedKey {
-  uint8_t bytes[kKeyBytes];
-  WipedKey() = default;
-  WipedKey(const WipedKey&) = delete;
-  WipedKey& operator=(const WipedKey&) = delete;
-  ~WipedKey() { sodium_memzero(bytes, sizeof(bytes)); }
-};
+using WipedKey = SecretArray<kKeyBytes>;
 
 void DeriveSubkey(const ServerKey& master, uint64_t id, WipedKey* out) {
   // crypto_kdf_derive_from_key fails only for an invalid length, which is fixed here.
-  if (crypto_kdf_derive_from_key(out->bytes, sizeof(out->bytes), id, kKdfContext, master.data()) !=
-      0) {
+  if (crypto_kdf_derive_from_key(out->data(), out->size(), id, kKdfContext, master.data()) != 0) {
     std::abort();
   }
 }
@@ -93,36 +78,6 @@ Status OpenSslFailure(const char* what) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// ServerKey
-
-ServerKey::ServerKey(const uint8_t (&bytes)[kBytes]) { std::memcpy(bytes_.data(), bytes, kBytes); }
-
-ServerKey ServerKey::Generate() {
-  EnsureSodium();
-  ServerKey key;
-  randombytes_buf(key.bytes_.data(), kBytes);
-  return key;
-}
-
-ServerKey::ServerKey(ServerKey&& other) noexcept : bytes_(other.bytes_) {
-  sodium_memzero(other.bytes_.data(), kBytes);
-}
-
-ServerKey& ServerKey::operator=(ServerKey&& other) noexcept {
-  if (this != &other) {
-    bytes_ = other.bytes_;
-    sodium_memzero(other.bytes_.data(), kBytes);
-  }
-  return *this;
-}
-
-ServerKey::~ServerKey() { sodium_memzero(bytes_.data(), kBytes); }
-
-bool ServerKey::Equals(const ServerKey& other) const {
-  return sodium_memcmp(bytes_.data(), other.bytes_.data(), kBytes) == 0;
-}
-
-// ---------------------------------------------------------------------------------------------
 // SealedStore
 
 struct SealedStore::Keys {
@@ -138,10 +93,10 @@ struct SealedStore::Keys {
   const EVP_CIPHER* cipher = nullptr;
 
   explicit Keys(const ServerKey& master) {
-    EnsureSodium();
+    EnsureSodiumInitialised();
     WipedKey k1;
     DeriveSubkey(master, kStorageSubkeyId, &k1);
-    crypto_auth_hmacsha256_init(&storage_hmac, k1.bytes, sizeof(k1.bytes));
+    crypto_auth_hmacsha256_init(&storage_hmac, k1.data(), k1.size());
     DeriveSubkey(master, kSealingSubkeyId, &sealing);
     DeriveSubkey(master, kTagSubkeyId, &tagging);
     fetched_cipher = EVP_CIPHER_fetch(nullptr, "AES-256-GCM", nullptr);
@@ -151,14 +106,13 @@ struct SealedStore::Keys {
   Keys(const Keys&) = delete;
   Keys& operator=(const Keys&) = delete;
   ~Keys() {
-    sodium_memzero(&storage_hmac, sizeof(storage_hmac));
+    Wipe(&storage_hmac, sizeof(storage_hmac));
     EVP_CIPHER_free(fetched_cipher);
   }
 
   // The record key for a salt: BLAKE2b-256 keyed with k2.
   void RecordKey(const uint8_t* salt, WipedKey* out) const {
-    crypto_generichash(out->bytes, sizeof(out->bytes), salt, kSaltBytes, sealing.bytes,
-                       sizeof(sealing.bytes));
+    crypto_generichash(out->data(), out->size(), salt, kSaltBytes, sealing.data(), sealing.size());
   }
 };
 
@@ -173,7 +127,7 @@ SealedStore::~SealedStore() = default;
 Status SealedStore::CheckRecord(const BackupId& storage_key, std::string_view record) const {
   Result<std::string> opened = Open(storage_key, record);
   if (!opened.ok()) return opened.status();
-  sodium_memzero(opened->data(), opened->size());
+  Wipe(opened->data(), opened->size());
   return Status::OK();
 }
 
@@ -182,17 +136,17 @@ BackupId SealedStore::StorageKeyFor(const BackupId& id) const {
   BackupId::Bytes out;
   crypto_auth_hmacsha256_update(&state, id.bytes().data(), id.bytes().size());
   crypto_auth_hmacsha256_final(&state, out.data());
-  sodium_memzero(&state, sizeof(state));
+  Wipe(&state, sizeof(state));
   return BackupId::FromBytes(out);
 }
 
 std::string SealedStore::KeyCheck(const ServerKey& key) {
-  EnsureSodium();
+  EnsureSodiumInitialised();
   WipedKey k3;
   DeriveSubkey(key, kCheckSubkeyId, &k3);
   uint8_t check[32];
   crypto_generichash(check, sizeof(check), reinterpret_cast<const uint8_t*>(kKeyCheckMessage),
-                     sizeof(kKeyCheckMessage) - 1, k3.bytes, sizeof(k3.bytes));
+                     sizeof(kKeyCheckMessage) - 1, k3.data(), k3.size());
   char hex[2 * sizeof(check) + 1];
   sodium_bin2hex(hex, sizeof(hex), check, sizeof(check));
   return std::string(hex, 2 * sizeof(check));
@@ -216,7 +170,7 @@ Result<std::string> SealedStore::Seal(const BackupId& storage_key, std::string_v
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (ctx == nullptr ||
-      EVP_EncryptInit_ex(ctx.get(), keys_->cipher, nullptr, record_key.bytes, kNonce) != 1 ||
+      EVP_EncryptInit_ex(ctx.get(), keys_->cipher, nullptr, record_key.data(), kNonce) != 1 ||
       EVP_EncryptUpdate(ctx.get(), nullptr, &len, aad, sizeof(aad)) != 1) {
     return OpenSslFailure("sealing a backup");
   }
@@ -262,7 +216,7 @@ Result<std::string> SealedStore::Open(const BackupId& storage_key, std::string_v
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   int len = 0;
   if (ctx == nullptr ||
-      EVP_DecryptInit_ex(ctx.get(), keys_->cipher, nullptr, record_key.bytes, kNonce) != 1 ||
+      EVP_DecryptInit_ex(ctx.get(), keys_->cipher, nullptr, record_key.data(), kNonce) != 1 ||
       EVP_DecryptUpdate(ctx.get(), nullptr, &len, aad, sizeof(aad)) != 1) {
     return OpenSslFailure("opening a backup");
   }
@@ -288,7 +242,7 @@ Result<std::string> SealedStore::Open(const BackupId& storage_key, std::string_v
 
 Tag SealedStore::TagOf(const BackupId& storage_key, std::string_view record) const {
   crypto_generichash_state state;
-  crypto_generichash_init(&state, keys_->tagging.bytes, sizeof(keys_->tagging.bytes), 16);
+  crypto_generichash_init(&state, keys_->tagging.data(), keys_->tagging.size(), 16);
   crypto_generichash_update(&state, storage_key.bytes().data(), BackupId::kBytes);
   const auto* bytes = reinterpret_cast<const uint8_t*>(record.data());
   crypto_generichash_update(&state, bytes + 1, kSaltBytes);

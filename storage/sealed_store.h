@@ -61,36 +61,15 @@
 #include <string_view>
 
 #include "common/backup_id.h"
+#include "common/secret.h"
 #include "storage/backup_store.h"
 
 namespace safe::storage {
 
-// The 32-byte master server key. Move-only; wipes itself (sodium_memzero) when destroyed or moved
-// from. Never printed: it has no ToString/ToHex.
-class ServerKey {
- public:
-  static constexpr size_t kBytes = 32;
-
-  // A copy of the kBytes bytes at bytes.
-  explicit ServerKey(const uint8_t (&bytes)[kBytes]);
-  // kBytes fresh random bytes (randombytes_buf).
-  static ServerKey Generate();
-
-  ServerKey(ServerKey&& other) noexcept;
-  ServerKey& operator=(ServerKey&& other) noexcept;
-  ServerKey(const ServerKey&) = delete;
-  ServerKey& operator=(const ServerKey&) = delete;
-  ~ServerKey();
-
-  const uint8_t* data() const { return bytes_.data(); }
-  static constexpr size_t size() { return kBytes; }
-  // Constant time (sodium_memcmp).
-  bool Equals(const ServerKey& other) const;
-
- private:
-  ServerKey() = default;
-  std::array<uint8_t, kBytes> bytes_{};
-};
+// The 32-byte master server key: the project's one secret holder (common/secret.h), so it is
+// move-only, wipes itself when destroyed or moved from, and compares in constant time. Never
+// printed: it has no ToString/ToHex. ServerKey::Random() makes a new one.
+using ServerKey = SecretArray<32>;
 
 class SealedStore final : public BackupStore {
  public:

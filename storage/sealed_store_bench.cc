@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "common/secret.h"
 #include "storage/memory_store.h"
 #include "storage/sealed_store.h"
 
@@ -94,7 +95,7 @@ void BM_Aes256GcmPerRecordKeySealOpen(benchmark::State& state) {
       state.SkipWithError("open failed");
     }
     EVP_CIPHER_CTX_free(ctx);
-    sodium_memzero(record_key, sizeof(record_key));
+    safe::Wipe(record_key, sizeof(record_key));
     benchmark::DoNotOptimize(opened.data());
   }
   EVP_CIPHER_free(cipher);
@@ -121,7 +122,7 @@ void BM_MemoryStorePutGet(benchmark::State& state) {
 // The same through SealedStore: storage key, seal, store; read, open.
 void BM_SealedStorePutGet(benchmark::State& state) {
   const std::string blob = RandomBlob(static_cast<size_t>(state.range(0)));
-  safe::storage::SealedStore store(safe::storage::ServerKey::Generate(),
+  safe::storage::SealedStore store(safe::storage::ServerKey::Random(),
                                    std::make_unique<safe::storage::MemoryStore>());
   const safe::BackupId id = BenchId();
   for (auto _ : state) {
@@ -132,7 +133,7 @@ void BM_SealedStorePutGet(benchmark::State& state) {
 
 void BM_StorageKey(benchmark::State& state) {
   safe::storage::MemoryStore inner;
-  safe::storage::SealedStore store(safe::storage::ServerKey::Generate(), inner);
+  safe::storage::SealedStore store(safe::storage::ServerKey::Random(), inner);
   const safe::BackupId id = BenchId();
   for (auto _ : state) benchmark::DoNotOptimize(store.StorageKeyFor(id));
 }
@@ -146,7 +147,7 @@ BENCHMARK(BM_StorageKey);
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (sodium_init() < 0) return 1;
+  safe::EnsureSodiumInitialised();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/secret.h"
 #include "crypto/access_token.h"
 #include "tests/server/e2e_util.h"
 #include "tests/support/server_process.h"
@@ -111,7 +112,7 @@ std::string PaidToken(const std::string& keys, const std::string& pem, const std
 }
 
 TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
-  ASSERT_EQ(sodium_init() >= 0, true);
+  EnsureSodiumInitialised();
   TempDir work;
   const std::string keys = work.path() + "/keys";
   std::string out, err;

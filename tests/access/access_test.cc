@@ -28,7 +28,7 @@
 namespace safe::server {
 namespace {
 
-using crypto::SecretBytes;
+using safe::SecretBytes;
 using storage::AccessHash;
 
 constexpr Day kToday = 20000;

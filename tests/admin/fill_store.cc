@@ -20,6 +20,7 @@
 
 #include "common/backup_id.h"
 #include "common/clock.h"
+#include "common/secret.h"
 #include "safe-server/server_key.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   const uint64_t count = std::strtoull(argv[2], nullptr, 10);
   const size_t blob_bytes = argc > 3 ? std::strtoul(argv[3], nullptr, 10) : 4096;
   const unsigned threads = argc > 4 ? std::strtoul(argv[4], nullptr, 10) : 16;
-  if (count == 0 || blob_bytes == 0 || threads == 0 || sodium_init() < 0) {
+  safe::EnsureSodiumInitialised();
+  if (count == 0 || blob_bytes == 0 || threads == 0) {
     std::fprintf(stderr, "fill_store: COUNT, BLOB_BYTES and THREADS must be positive\n");
     return 2;
   }

@@ -208,7 +208,7 @@ TEST(ClientE2eTest, WrongPasswordSaysNoBackupFoundAndWritesNothing) {
 
 // The apps' side, done by the test: scrypt keys, a compressed gzip (as older Android builds
 // wrote), secretbox, PUT with any HTTP client.
-std::vector<uint8_t> AppStyleBlob(const std::string& json, const crypto::SecretKey& key) {
+std::vector<uint8_t> AppStyleBlob(const std::string& json, const safe::SecretKey& key) {
   z_stream zs{};
   EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
   std::vector<uint8_t> gz(deflateBound(&zs, json.size()));
@@ -219,7 +219,7 @@ std::vector<uint8_t> AppStyleBlob(const std::string& json, const crypto::SecretK
   EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
   gz.resize(zs.total_out);
   deflateEnd(&zs);
-  return crypto::SealGzip(crypto::SecretBytes(gz.data(), gz.size()), key);
+  return crypto::SealGzip(safe::SecretBytes(gz.data(), gz.size()), key);
 }
 
 void Upload(const std::string& base, const BackupId& id, const std::vector<uint8_t>& blob) {
@@ -244,7 +244,7 @@ TEST(ClientE2eTest, RestoresABackupWrittenTheWayTheAppsWriteIt) {
 
   Result<crypto::DerivedKeys> keys =
       crypto::DeriveKeys(crypto::Kdf::kScrypt, *crypto::ThreemaId::Parse(kId),
-                         crypto::SecretBytes::FromString(kPassword));
+                         safe::SecretBytes::FromString(kPassword));
   ASSERT_TRUE(keys.ok());
   std::vector<uint8_t> blob = AppStyleBlob(json, keys->key);
   ASSERT_LT(blob.size(), json.size());  // it is compressed
@@ -263,7 +263,7 @@ TEST(ClientE2eTest, CorruptedBlobIsReportedAndNoPartialFileIsLeft) {
   ASSERT_NE(server, nullptr);
   Result<crypto::DerivedKeys> keys =
       crypto::DeriveKeys(crypto::Kdf::kScrypt, *crypto::ThreemaId::Parse(kId),
-                         crypto::SecretBytes::FromString(kPassword));
+                         safe::SecretBytes::FromString(kPassword));
   ASSERT_TRUE(keys.ok());
   std::vector<uint8_t> blob = AppStyleBlob(kAppJson, keys->key);
   blob[blob.size() / 2] ^= 0x01;

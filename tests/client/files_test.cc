@@ -42,7 +42,7 @@ TEST(WriteFileAtomicallyTest, WritesWithMode0600WhateverTheUmask) {
   struct stat st {};
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
-  Result<crypto::SecretBytes> back = ReadFileSecret(path, 100);
+  Result<safe::SecretBytes> back = ReadFileSecret(path, 100);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->view(), "abc");
   EXPECT_EQ(List(dir.path()), std::set<std::string>{"out.json"});

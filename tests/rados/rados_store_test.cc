@@ -42,7 +42,7 @@ struct RadosStoreFactory {
 };
 
 ServerKey TestServerKey() {
-  uint8_t bytes[ServerKey::kBytes];
+  uint8_t bytes[ServerKey::kSize];
   for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(11 * i + 3);
   return ServerKey(bytes);
 }

@@ -1,5 +1,7 @@
 #include "safe-server/auth.h"
 
+#include "common/secret.h"
+
 #include <argon2.h>
 
 #include <gtest/gtest.h>
@@ -48,7 +50,7 @@ struct TestClock {
 class AuthTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    ASSERT_GE(sodium_init(), 0);
+    EnsureSodiumInitialised();
     // Argon2 is slow on purpose: hash once for the whole suite.
     alice_hash_ = new std::string(Hash("correct horse"));
     bob_hash_ = new std::string(Hash("battery staple"));

@@ -25,7 +25,7 @@ BackupId IdFor(uint8_t seed) {
 }
 
 storage::ServerKey TestKey() {
-  uint8_t bytes[storage::ServerKey::kBytes];
+  uint8_t bytes[storage::ServerKey::kSize];
   for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(i + 3);
   return storage::ServerKey(bytes);
 }

@@ -247,6 +247,25 @@ TEST_F(HttpConnectionTest, BodyBudgetIsHeldUntilTheAppAnswersEvenAfterADisconnec
   EXPECT_TRUE(wire_.out.empty()) << "an answer was written to a closed connection";
 }
 
+// SafeApp wipes the Authorization header once checked: the value's bytes are zeroed in place
+// (the string keeps its block, so nothing of it is freed unwiped), the other fields stay.
+TEST(HttpHeadersTest, WipeZeroesTheValueInPlaceAndKeepsTheOtherFields) {
+  HttpHeaders headers;
+  headers.Add("Host", "example.org");
+  headers.Add("authorization", "Basic YWxpY2U6Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ==");
+  const std::string* value = headers.Find("Authorization");
+  ASSERT_NE(value, nullptr);
+  const char* bytes = value->data();
+  const size_t size = value->size();
+  headers.Wipe("AUTHORIZATION");
+  ASSERT_EQ(headers.Find("Authorization"), value);  // the same string, now empty
+  EXPECT_TRUE(value->empty());
+  EXPECT_EQ(value->data(), bytes);  // the same block, not a new one
+  EXPECT_EQ(std::string(bytes, size), std::string(size, '\0'));
+  ASSERT_NE(headers.Find("Host"), nullptr);
+  EXPECT_EQ(*headers.Find("Host"), "example.org");
+}
+
 TEST(BodyBudgetTest, ReservesExactlyUpToItsLimit) {
   BodyBudget budget(100);
   EXPECT_TRUE(budget.TryReserve(60));

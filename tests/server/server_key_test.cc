@@ -78,7 +78,7 @@ std::string Raw(const ServerKey& key) {
 }
 
 ServerKey FixedKey(uint8_t seed) {
-  uint8_t bytes[ServerKey::kBytes];
+  uint8_t bytes[ServerKey::kSize];
   for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(seed * 3 + i);
   return ServerKey(bytes);
 }

@@ -60,7 +60,7 @@ struct RocksDbStoreFactory {
 
 // SealedStore over each engine: the same contract must hold with ids and blobs sealed away.
 ServerKey TestServerKey() {
-  uint8_t bytes[ServerKey::kBytes];
+  uint8_t bytes[ServerKey::kSize];
   for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(7 * i + 1);
   return ServerKey(bytes);
 }

@@ -56,7 +56,7 @@ BackupId IdFromHex(const std::string& hex) {
 }
 
 ServerKey KeyWithSeed(uint8_t seed) {
-  uint8_t bytes[ServerKey::kBytes];
+  uint8_t bytes[ServerKey::kSize];
   for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(seed + i);
   return ServerKey(bytes);
 }
@@ -375,10 +375,10 @@ TEST(ServerKeyTest, MovingWipesTheSourceAndEqualsComparesBytes) {
   EXPECT_TRUE(b.Equals(KeyWithSeed(8)));
   EXPECT_FALSE(b.Equals(KeyWithSeed(9)));
   const uint8_t* moved_from = a.data();  // NOLINT: inspecting the moved-from object on purpose
-  EXPECT_TRUE(std::all_of(moved_from, moved_from + ServerKey::kBytes,
+  EXPECT_TRUE(std::all_of(moved_from, moved_from + ServerKey::kSize,
                           [](uint8_t byte) { return byte == 0; }));
-  ServerKey g1 = ServerKey::Generate();
-  ServerKey g2 = ServerKey::Generate();
+  ServerKey g1 = ServerKey::Random();
+  ServerKey g2 = ServerKey::Random();
   EXPECT_FALSE(g1.Equals(g2));
 }
 

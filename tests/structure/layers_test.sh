@@ -62,6 +62,15 @@ for file in $(find safe-server safe-admin -type f \( -name '*.cc' -o -name '*.h'
   fail=1
 done
 
+# One way to hold a secret (issue 15, item 4): libsodium is initialised and memory wiped in
+# common/secret.{h,cc} only; everything else calls EnsureSodiumInitialised() and Wipe().
+for file in $(find common storage crypto safe-server safe-client safe-admin tests fuzz -type f \
+  \( -name '*.cc' -o -name '*.h' \) -not -path 'common/secret.*' |
+  xargs grep -l -E 'sodium_(init|memzero|memcmp) *\(' 2>/dev/null); do
+  echo "layers: $file calls sodium_init, sodium_memzero or sodium_memcmp; use common/secret.h" >&2
+  fail=1
+done
+
 # The build files name only scripts that exist.
 for script in $(find . -name CMakeLists.txt -not -path './build*' -not -path '*/node_modules/*' |
   xargs grep -o -h -E 'scripts/[A-Za-z0-9_.-]+' | sort -u); do

@@ -1,4 +1,4 @@
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 #include <sodium.h>
 
@@ -6,7 +6,7 @@
 #include <cstring>
 #include <mutex>
 
-namespace safe::crypto {
+namespace safe {
 
 void Wipe(void* p, size_t n) {
   if (p != nullptr && n > 0) sodium_memzero(p, n);
@@ -21,6 +21,11 @@ void EnsureSodiumInitialised() {
   std::call_once(once, [] {
     if (sodium_init() < 0) std::abort();
   });
+}
+
+void RandomBytes(void* p, size_t n) {
+  EnsureSodiumInitialised();
+  randombytes_buf(p, n);
 }
 
 SecretBytes::SecretBytes(size_t n) { Resize(n); }
@@ -88,4 +93,4 @@ bool SecretBytes::Equals(const SecretBytes& other) const {
   return ConstantTimeEquals(data_.get(), other.data_.get(), size_);
 }
 
-}  // namespace safe::crypto
+}  // namespace safe

@@ -19,7 +19,7 @@
 #include <memory>
 #include <string_view>
 
-namespace safe::crypto {
+namespace safe {
 
 // Wipes n bytes at p (sodium_memzero: not optimised away).
 void Wipe(void* p, size_t n);
@@ -29,8 +29,11 @@ bool ConstantTimeEquals(const void* a, const void* b, size_t n);
 
 // Calls sodium_init() once; every function of this library that needs libsodium calls it, so
 // callers need not. Aborts if libsodium cannot initialise (no usable random source): nothing here
-// can work.
+// can work. The project's only call of sodium_init: every other user of libsodium calls this.
 void EnsureSodiumInitialised();
+
+// Fills n bytes at p from the operating system's random source (randombytes_buf).
+void RandomBytes(void* p, size_t n);
 
 class SecretBytes {
  public:
@@ -86,6 +89,12 @@ class SecretArray {
   explicit SecretArray(const uint8_t (&bytes)[N]) {
     for (size_t i = 0; i < N; ++i) bytes_[i] = bytes[i];
   }
+  // N fresh random bytes.
+  static SecretArray Random() {
+    SecretArray fresh;
+    RandomBytes(fresh.bytes_.data(), N);
+    return fresh;
+  }
   SecretArray(SecretArray&& other) noexcept : bytes_(other.bytes_) { other.Clear(); }
   SecretArray& operator=(SecretArray&& other) noexcept {
     if (this != &other) {
@@ -122,4 +131,4 @@ class SecretArray {
 // The 32-byte symmetric key of a backup (XSalsa20-Poly1305) and the identity's X25519 private key.
 using SecretKey = SecretArray<32>;
 
-}  // namespace safe::crypto
+}  // namespace safe

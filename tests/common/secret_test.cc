@@ -1,8 +1,8 @@
-#include "crypto/secret.h"
+#include "common/secret.h"
 
 #include <gtest/gtest.h>
 
-namespace safe::crypto {
+namespace safe {
 namespace {
 
 TEST(SecretBytesTest, AppendsResizesAndCompares) {
@@ -43,5 +43,14 @@ TEST(SecretArrayTest, ClearWipesAndMoveWipesSource) {
   EXPECT_FALSE(c.Equals(m));
 }
 
+TEST(SecretArrayTest, RandomKeysDifferAndAreNotZero) {
+  const SecretKey zero;
+  const SecretKey a = SecretKey::Random();
+  const SecretKey b = SecretKey::Random();
+  EXPECT_FALSE(a.Equals(b));  // 2^-256 to fail by chance
+  EXPECT_FALSE(a.Equals(zero));
+  EXPECT_FALSE(b.Equals(zero));
+}
+
 }  // namespace
-}  // namespace safe::crypto
+}  // namespace safe
