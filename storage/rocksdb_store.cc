@@ -614,14 +614,10 @@ struct RocksDbStore::Impl {
     reopen_pending = false;
     uint64_t count = 0;
     uint64_t total = 0;
-    std::string after;
-    bool done = false;
-    std::vector<std::pair<BackupId, BackupInfo>> chunk;
-    for (bool first = true; !done; first = false) {
-      chunk.clear();
-      Status read = ReadChunk(first, &after, &chunk, &done);
+    for (ChunkCursor cursor; !cursor.done;) {
+      Status read = ReadChunk(&cursor);
       if (!read.ok()) return read;
-      for (const auto& entry : chunk) {
+      for (const auto& entry : cursor.chunk) {
         ++count;
         total += entry.second.size;
       }
@@ -651,30 +647,42 @@ struct RocksDbStore::Impl {
     return status;
   }
 
-  // Reads up to kChunkRecords metadata entries after *resume_after (from the start when
-  // *first), appending them to *out. Sets *done when the end was reached.
-  // REQUIRES: lifetime_mutex held (shared) and db open.
-  Status ReadChunk(bool first, std::string* resume_after,
-                   std::vector<std::pair<BackupId, BackupInfo>>* out, bool* done) {
+  // Where a walk over every record's metadata is: the walks (Scan, the sweep, the count after a
+  // reopen) read it a chunk at a time, so that none holds the lifetime lock or an iterator for
+  // the whole store.
+  struct ChunkCursor {
+    std::vector<std::pair<BackupId, BackupInfo>> chunk;  // what the last ReadChunk read
+    bool done = false;                                   // the last chunk reached the end
+    bool first = true;
+    std::string resume_after;  // the last key read
+  };
+
+  // Replaces cursor->chunk with up to kChunkRecords metadata entries after the last one read
+  // (from the start on the first call) and sets cursor->done when the end was reached.
+  // REQUIRES: lifetime_mutex held (shared) and db open; !cursor->done.
+  Status ReadChunk(ChunkCursor* cursor) {
+    std::vector<std::pair<BackupId, BackupInfo>>& out = cursor->chunk;
+    out.clear();
     rocksdb::ReadOptions read_options;
     read_options.fill_cache = false;  // a full walk would only evict the hot blocks
     std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(read_options, metadata));
-    if (first) {
+    if (cursor->first) {
       it->SeekToFirst();
     } else {
-      it->Seek(*resume_after);
-      if (it->Valid() && it->key() == rocksdb::Slice(*resume_after)) it->Next();
+      it->Seek(cursor->resume_after);
+      if (it->Valid() && it->key() == rocksdb::Slice(cursor->resume_after)) it->Next();
     }
-    for (; it->Valid() && out->size() < kChunkRecords; it->Next()) {
+    cursor->first = false;
+    for (; it->Valid() && out.size() < kChunkRecords; it->Next()) {
       Result<BackupId> key = KeyFromSlice(it->key());
       if (!key.ok()) return key.status();
       Result<Meta> meta = DecodeMeta(std::string_view(it->value().data(), it->value().size()));
       if (!meta.ok()) return meta.status();
-      out->emplace_back(*key, meta->Info());
+      out.emplace_back(*key, meta->Info());
     }
     if (!it->status().ok()) return FromRocks(it->status(), "scanning backup metadata");
-    *done = !it->Valid();
-    if (!out->empty()) *resume_after = std::string(out->back().first.AsStringView());
+    cursor->done = !it->Valid();
+    if (!out.empty()) cursor->resume_after = std::string(out.back().first.AsStringView());
     return Status::OK();
   }
 };
@@ -971,21 +979,15 @@ Status RocksDbStore::Delete(const BackupId& key) {
 }
 
 Status RocksDbStore::Scan(const std::function<void(const BackupId&, const BackupInfo&)>& visit) {
-  std::string resume_after;
-  bool first = true;
-  bool done = false;
-  std::vector<std::pair<BackupId, BackupInfo>> chunk;
-  while (!done) {
-    chunk.clear();
+  for (Impl::ChunkCursor cursor; !cursor.done;) {
     {
       std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
       if (!impl_->db) return impl_->NotOpen();
-      Status read = impl_->ReadChunk(first, &resume_after, &chunk, &done);
+      Status read = impl_->ReadChunk(&cursor);
       if (!read.ok()) return read;
     }
-    first = false;
     // Outside the lock: the visitor may call back into the store.
-    for (const auto& [key, info] : chunk) visit(key, info);
+    for (const auto& [key, info] : cursor.chunk) visit(key, info);
   }
   return Status::OK();
 }
@@ -995,18 +997,12 @@ Result<uint64_t> RocksDbStore::DeleteUploadedBefore(Day cutoff_day) {
   impl_->Recover(/*for_write=*/true);
   uint64_t deleted = 0;
   bool synced_needed = false;
-  std::string resume_after;
-  bool first = true;
-  bool done = false;
-  std::vector<std::pair<BackupId, BackupInfo>> chunk;
-  while (!done) {
-    chunk.clear();
+  for (Impl::ChunkCursor cursor; !cursor.done;) {
     std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
     if (!impl_->db) return impl_->NotOpen();
-    Status read = impl_->ReadChunk(first, &resume_after, &chunk, &done);
+    Status read = impl_->ReadChunk(&cursor);
     if (!read.ok()) return read;
-    first = false;
-    for (const auto& [key, scanned] : chunk) {
+    for (const auto& [key, scanned] : cursor.chunk) {
       const bool versions_expire = scanned.versions > 0 && scanned.oldest_replaced_day < cutoff_day;
       if (scanned.upload_day >= cutoff_day && !versions_expire) continue;
       // Decide again under the key's lock: the record may have been re-uploaded (keep it) or
