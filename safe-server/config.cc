@@ -1,6 +1,8 @@
-// ParseServerConfig: CLI11 reads the flags and the --config file into strings; every value is
-// then checked here, so that each refusal is one line in our own words (CLI11's own conversion
-// errors are multi-line and do not follow the `safe-server: <key>: <what>` form).
+// ParseServerConfig: one table (Settings() below) names every setting once, and the flags, the
+// config-file keys, the defaults --help shows and the checks all come from it. CLI11 reads the
+// flags and the --config file into strings, one per row; every value is then checked here, so
+// that each refusal is one line in our own words (CLI11's own conversion errors are multi-line
+// and do not follow the `safe-server: <key>: <what>` form).
 
 #include "safe-server/config.h"
 
@@ -14,7 +16,10 @@
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -38,6 +43,10 @@ struct KeyError {
   std::string key;
   std::string what;
 };
+
+// What is wrong with one value (the <what> of a KeyError, the caller knows the key); nullopt
+// when nothing is.
+using Problem = std::optional<std::string>;
 
 // Values as quoted in error messages: control bytes escaped, long values cut short.
 std::string Quote(const std::string& value) {
@@ -74,12 +83,11 @@ std::optional<uint64_t> ParseWholeNumber(const std::string& text) {
   return value;
 }
 
-std::optional<KeyError> ParseRange(const std::string& key, const std::string& text, uint64_t min,
-                                   uint64_t max, uint64_t* out) {
+Problem ParseRange(const std::string& text, uint64_t min, uint64_t max, uint64_t* out) {
   std::optional<uint64_t> value = ParseWholeNumber(text);
   if (!value || *value < min || *value > max) {
-    return KeyError{key, "must be a whole number from " + std::to_string(min) + " to " +
-                             std::to_string(max) + ", got " + Quote(text)};
+    return "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max) +
+           ", got " + Quote(text);
   }
   *out = *value;
   return std::nullopt;
@@ -116,8 +124,7 @@ bool IsIPv6(const std::string& host) {
 }
 
 // "127.0.0.1:8080", "[::1]:8080", "localhost:8080". IPv6 hosts are stored without brackets.
-std::optional<KeyError> ParseListen(const std::string& text, std::string* host, uint16_t* port) {
-  const std::string kKey = "listen";
+Problem ParseHostPort(const std::string& text, std::string* host, uint16_t* port) {
   const std::string kForm =
       "(expected HOST:PORT, e.g. 127.0.0.1:8080, [::1]:8080 or localhost:8080)";
   std::string host_part;
@@ -125,47 +132,47 @@ std::optional<KeyError> ParseListen(const std::string& text, std::string* host, 
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
     if (close == std::string::npos) {
-      return KeyError{kKey, "IPv6 address has no closing ']', got " + Quote(text)};
+      return "IPv6 address has no closing ']', got " + Quote(text);
     }
     host_part = text.substr(1, close - 1);
-    if (!IsIPv6(host_part)) {
-      return KeyError{kKey, Quote(host_part) + " is not an IPv6 address"};
-    }
+    if (!IsIPv6(host_part)) return Quote(host_part) + " is not an IPv6 address";
     if (close + 1 >= text.size() || text[close + 1] != ':') {
-      return KeyError{kKey, "the port is missing in " + Quote(text) + " " + kForm};
+      return "the port is missing in " + Quote(text) + " " + kForm;
     }
     port_part = text.substr(close + 2);
   } else {
     size_t colon = text.rfind(':');
-    if (colon == std::string::npos) {
-      return KeyError{kKey, "the port is missing in " + Quote(text) + " " + kForm};
-    }
+    if (colon == std::string::npos) return "the port is missing in " + Quote(text) + " " + kForm;
     host_part = text.substr(0, colon);
     port_part = text.substr(colon + 1);
     if (host_part.find(':') != std::string::npos) {
-      return KeyError{kKey,
-                      "an IPv6 address goes in brackets (e.g. [::1]:8080), got " + Quote(text)};
+      return "an IPv6 address goes in brackets (e.g. [::1]:8080), got " + Quote(text);
     }
     if (host_part.empty()) {
-      return KeyError{kKey, "the host is missing in " + Quote(text) +
-                                " (0.0.0.0 or [::] listens on every interface)"};
+      return "the host is missing in " + Quote(text) +
+             " (0.0.0.0 or [::] listens on every interface)";
     }
     if (!IsIPv4(host_part) && !IsHostName(host_part)) {
-      return KeyError{kKey, Quote(host_part) + " is not an IPv4 address or a host name"};
+      return Quote(host_part) + " is not an IPv4 address or a host name";
     }
   }
   std::optional<uint64_t> port_value = ParseWholeNumber(port_part);
   if (!port_value || *port_value > 65535) {
-    return KeyError{kKey,
-                    "the port must be a whole number from 0 to 65535, got " + Quote(port_part)};
+    return "the port must be a whole number from 0 to 65535, got " + Quote(port_part);
   }
   *host = host_part;
   *port = static_cast<uint16_t>(*port_value);
   return std::nullopt;
 }
 
+// The text ParseHostPort reads back as host and port.
+std::string FormatHostPort(const std::string& host, uint16_t port) {
+  bool ipv6 = host.find(':') != std::string::npos;
+  return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
 // Why a file cannot be read, or nullopt when it can (opened and closed again, nothing read).
-std::optional<std::string> WhyUnreadable(const std::string& path) {
+Problem WhyUnreadable(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   if (fd < 0) {
     int error = errno;
@@ -180,124 +187,40 @@ std::optional<std::string> WhyUnreadable(const std::string& path) {
   return std::nullopt;
 }
 
-std::optional<KeyError> CheckReadable(const std::string& key, const std::string& path) {
-  if (std::optional<std::string> why = WhyUnreadable(path)) return KeyError{key, *why};
+// Empty (the setting is off), or a file that can be read.
+Problem CheckReadableIfSet(const std::string& path) {
+  if (path.empty()) return std::nullopt;
+  return WhyUnreadable(path);
+}
+
+Problem CheckNotEmpty(const std::string& text) {
+  if (text.empty()) return "must not be empty";
   return std::nullopt;
 }
 
+Problem CheckStorage(const std::string& engine) {
+  if (engine == "rocksdb" || engine == "rados") return std::nullopt;
+  return "must be rocksdb or rados, got " + Quote(engine);
+}
+
 // The realm is sent inside a quoted-string of WWW-Authenticate: keep it to plain printable ASCII.
-std::optional<KeyError> CheckRealm(const std::string& realm) {
+Problem CheckRealm(const std::string& realm) {
   bool ok = !realm.empty() && realm.size() <= 128;
   for (char c : realm) {
     if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') ok = false;
   }
   if (ok) return std::nullopt;
-  return KeyError{
-      "auth-realm",
-      "must be 1 to 128 printable ASCII characters without '\"' or '\\', got " + Quote(realm)};
-}
-
-// Every setting as CLI11 fills it in: strings, checked afterwards.
-struct RawValues {
-  std::string listen;
-  std::string storage;
-  std::string data_dir;
-  std::string rados_conf;
-  std::string rados_pool;
-  std::string rados_user;
-  std::string max_backup_bytes;
-  std::string retention_days;
-  std::string keep_versions;
-  std::string htpasswd;
-  std::string tokens;
-  std::string auth_realm;
-  std::string access_issuer_key;
-  std::string access_days;
-  std::string tls_cert;
-  std::string tls_key;
-  std::string threads;
-  std::string header_timeout;
-  std::string body_timeout;
-  std::string idle_timeout;
-  std::string max_connections;
-  std::string max_header_bytes;
-  std::string max_body_memory;
-  std::string sweep_interval;
-  std::string key_file;
-  std::string guess_burst;
-  std::string guess_refill_per_day;
-  std::string request_burst;
-  std::string request_rate;
-  std::string throttle_ipv4_prefix;
-  std::string throttle_ipv6_prefix;
-  std::string trusted_proxies;
-  std::string restore_page;
-  std::string cors_origins;
-  std::string admin_listen;
-  std::string admin_token_file;
-  std::string checkpoint_dir;
-  std::string access_log;
-  std::string log_addresses;
-  std::string block_cache_bytes;
-  std::string write_buffer_bytes;
-};
-
-RawValues DefaultsAsText() {
-  ServerConfig d;
-  RawValues raw;
-  raw.listen =
-      (d.listen_host.find(':') != std::string::npos ? "[" + d.listen_host + "]" : d.listen_host) +
-      ":" + std::to_string(d.listen_port);
-  raw.storage = d.storage;
-  raw.data_dir = d.data_dir;
-  raw.rados_conf = d.rados_conf;
-  raw.rados_pool = d.rados_pool;
-  raw.rados_user = d.rados_user;
-  raw.max_backup_bytes = std::to_string(d.max_backup_bytes);
-  raw.retention_days = std::to_string(d.retention_days);
-  raw.keep_versions = std::to_string(d.keep_versions);
-  raw.htpasswd = d.htpasswd;
-  raw.tokens = d.tokens;
-  raw.auth_realm = d.auth_realm;
-  raw.access_issuer_key = d.access_issuer_key;
-  raw.access_days = std::to_string(d.access_days);
-  raw.tls_cert = d.tls_cert;
-  raw.tls_key = d.tls_key;
-  raw.threads = std::to_string(d.threads);
-  raw.header_timeout = std::to_string(d.header_timeout.count());
-  raw.body_timeout = std::to_string(d.body_timeout.count());
-  raw.idle_timeout = std::to_string(d.idle_timeout.count());
-  raw.max_connections = std::to_string(d.max_connections);
-  raw.max_header_bytes = std::to_string(d.max_header_bytes);
-  raw.max_body_memory = std::to_string(d.max_body_memory);
-  raw.sweep_interval = std::to_string(d.sweep_interval.count());
-  raw.key_file = d.key_file;
-  raw.guess_burst = std::to_string(d.guess_burst);
-  raw.guess_refill_per_day = std::to_string(d.guess_refill_per_day);
-  raw.request_burst = std::to_string(d.request_burst);
-  raw.request_rate = std::to_string(d.request_rate);
-  raw.throttle_ipv4_prefix = std::to_string(d.throttle_ipv4_prefix);
-  raw.throttle_ipv6_prefix = std::to_string(d.throttle_ipv6_prefix);
-  raw.trusted_proxies = d.trusted_proxies;
-  raw.restore_page = d.restore_page ? "on" : "off";
-  raw.admin_listen = d.admin_listen_host + ":" + std::to_string(d.admin_listen_port);
-  raw.admin_token_file = d.admin_token_file;
-  raw.checkpoint_dir = d.checkpoint_dir;
-  raw.access_log = d.access_log ? "true" : "false";
-  raw.log_addresses = d.log_addresses ? "true" : "false";
-  raw.block_cache_bytes = std::to_string(d.block_cache_bytes);
-  raw.write_buffer_bytes = std::to_string(d.write_buffer_bytes);
-  return raw;
+  return "must be 1 to 128 printable ASCII characters without '\"' or '\\', got " + Quote(realm);
 }
 
 // true/false (also yes/no, on/off, 1/0).
-std::optional<KeyError> ParseBool(const char* key, const std::string& text, bool* out) {
+Problem ParseBool(const std::string& text, bool* out) {
   if (text == "true" || text == "yes" || text == "on" || text == "1") {
     *out = true;
   } else if (text == "false" || text == "no" || text == "off" || text == "0") {
     *out = false;
   } else {
-    return KeyError{key, "must be true or false, got " + Quote(text)};
+    return "must be true or false, got " + Quote(text);
   }
   return std::nullopt;
 }
@@ -314,21 +237,17 @@ bool IsLoopbackHost(const std::string& host) {
 }
 
 // Every item of the comma-separated list must be an address or a range.
-std::optional<KeyError> CheckTrustedProxies(const std::string& list) {
+Problem CheckTrustedProxies(const std::string& list) {
   Result<std::vector<Cidr>> parsed = ParseCidrList(list);
   // The list is quoted (control bytes escaped) like every other value: the item ParseCidrList
   // names is raw input and must not reach the one-line error as it is (found by config_fuzz).
-  if (!parsed.ok()) {
-    return KeyError{"trusted-proxies",
-                    "must be comma-separated IP addresses or ranges, got " + Quote(list)};
-  }
+  if (!parsed.ok()) return "must be comma-separated IP addresses or ranges, got " + Quote(list);
   return std::nullopt;
 }
 
 // cors-origins: comma-separated origins as a browser sends them in Origin (scheme://host[:port],
 // no path, no default port), lower-cased; or "*". Empty: none.
-std::optional<KeyError> ParseCorsOrigins(const std::string& list, std::vector<std::string>* out) {
-  const std::string kKey = "cors-origins";
+Problem ParseCorsOrigins(const std::string& list, std::vector<std::string>* out) {
   out->clear();
   size_t at = 0;
   while (at < list.size()) {
@@ -358,10 +277,9 @@ std::optional<KeyError> ParseCorsOrigins(const std::string& list, std::vector<st
            c == ']' || c == '_';
     }
     if (!ok) {
-      return KeyError{kKey,
-                      "each origin is scheme://host[:port] with no path (e.g. "
-                      "https://app.example.org), or *; got " +
-                          Quote(item)};
+      return "each origin is scheme://host[:port] with no path (e.g. https://app.example.org), "
+             "or *; got " +
+             Quote(item);
     }
     auto ends_with = [&item](const std::string& tail) {
       return item.size() > tail.size() &&
@@ -369,139 +287,247 @@ std::optional<KeyError> ParseCorsOrigins(const std::string& list, std::vector<st
     };
     if ((item.compare(0, 8, "https://") == 0 && ends_with(":443")) ||
         (item.compare(0, 7, "http://") == 0 && ends_with(":80"))) {
-      return KeyError{kKey, Quote(item) + ": leave out the default port, browsers never send it"};
+      return Quote(item) + ": leave out the default port, browsers never send it";
     }
     out->push_back(item);
   }
   return std::nullopt;
 }
 
-// Turns the strings into a ServerConfig, or names the first wrong key.
-std::optional<KeyError> Validate(const RawValues& raw, ServerConfig* config) {
-  uint64_t n = 0;
-  if (auto e = ParseListen(raw.listen, &config->listen_host, &config->listen_port)) return e;
+// How one setting's text becomes a ServerConfig field, and the field text again.
+struct Binding {
+  // Sets the field(s) from text, or says what is wrong with text.
+  std::function<Problem(const std::string& text, ServerConfig* config)> parse;
+  // The field's value as text parse accepts: ServerConfig{}'s is the default --help shows and
+  // the value a setting has when neither the file nor a flag sets it.
+  std::function<std::string(const ServerConfig& config)> format;
+};
 
-  if (raw.storage != "rocksdb" && raw.storage != "rados") {
-    return KeyError{"storage", "must be rocksdb or rados, got " + Quote(raw.storage)};
-  }
-  config->storage = raw.storage;
-  if (raw.data_dir.empty()) return KeyError{"data-dir", "must not be empty"};
-  config->data_dir = raw.data_dir;
-  if (raw.storage == "rados") {
-    if (auto e = CheckReadable("rados-conf", raw.rados_conf)) return e;
-    if (raw.rados_pool.empty()) return KeyError{"rados-pool", "must not be empty"};
-    if (raw.rados_user.empty()) return KeyError{"rados-user", "must not be empty"};
-  }
-  config->rados_conf = raw.rados_conf;
-  config->rados_pool = raw.rados_pool;
-  config->rados_user = raw.rados_user;
+// A whole number from min to max, into an integer field.
+template <typename Int>
+Binding Number(Int ServerConfig::*field, uint64_t min, uint64_t max) {
+  // A range the field cannot hold is a bug in the table; the first parse builds the table, so
+  // any test finds it.
+  if (max > static_cast<uint64_t>(std::numeric_limits<Int>::max())) std::abort();
+  return {[field, min, max](const std::string& text, ServerConfig* config) -> Problem {
+            uint64_t value = 0;
+            if (Problem problem = ParseRange(text, min, max, &value)) return problem;
+            config->*field = static_cast<Int>(value);
+            return std::nullopt;
+          },
+          [field](const ServerConfig& config) { return std::to_string(config.*field); }};
+}
 
-  if (auto e = ParseRange("max-backup-bytes", raw.max_backup_bytes, 1, kMaxBackupBytesLimit, &n)) {
-    return e;
-  }
-  config->max_backup_bytes = n;
-  if (auto e = ParseRange("retention-days", raw.retention_days, 1, 3650, &n)) return e;
-  config->retention_days = static_cast<uint32_t>(n);
-  if (auto e = ParseRange("keep-versions", raw.keep_versions, 0, 255, &n)) return e;
-  config->keep_versions = static_cast<uint32_t>(n);
+// A whole number of seconds from min to max.
+Binding Seconds(std::chrono::seconds ServerConfig::*field, uint64_t min, uint64_t max) {
+  return {[field, min, max](const std::string& text, ServerConfig* config) -> Problem {
+            uint64_t value = 0;
+            if (Problem problem = ParseRange(text, min, max, &value)) return problem;
+            config->*field = std::chrono::seconds(value);
+            return std::nullopt;
+          },
+          [field](const ServerConfig& config) { return std::to_string((config.*field).count()); }};
+}
 
-  if (!raw.htpasswd.empty()) {
-    if (auto e = CheckReadable("htpasswd", raw.htpasswd)) return e;
-  }
-  config->htpasswd = raw.htpasswd;
-  if (!raw.tokens.empty()) {
-    if (auto e = CheckReadable("tokens", raw.tokens)) return e;
-  }
-  config->tokens = raw.tokens;
-  if (auto e = CheckRealm(raw.auth_realm)) return e;
-  config->auth_realm = raw.auth_realm;
-  if (!raw.access_issuer_key.empty()) {
-    if (auto e = CheckReadable("access-issuer-key", raw.access_issuer_key)) return e;
-  }
-  config->access_issuer_key = raw.access_issuer_key;
-  if (auto e = ParseRange("access-days", raw.access_days, 1, 3650, &n)) return e;
-  config->access_days = static_cast<uint32_t>(n);
+// Text kept as it is, once check (if any) has nothing against it.
+Binding Text(std::string ServerConfig::*field, Problem (*check)(const std::string&) = nullptr) {
+  return {[field, check](const std::string& text, ServerConfig* config) -> Problem {
+            if (check != nullptr) {
+              if (Problem problem = check(text)) return problem;
+            }
+            config->*field = text;
+            return std::nullopt;
+          },
+          [field](const ServerConfig& config) { return config.*field; }};
+}
 
-  if (raw.tls_cert.empty() != raw.tls_key.empty()) {
-    return KeyError{raw.tls_cert.empty() ? "tls-cert" : "tls-key",
+// A switch; its default is shown as true_word or false_word.
+Binding Bool(bool ServerConfig::*field, const char* true_word, const char* false_word) {
+  return {[field](const std::string& text, ServerConfig* config) {
+            return ParseBool(text, &(config->*field));
+          },
+          [field, true_word, false_word](const ServerConfig& config) {
+            return std::string(config.*field ? true_word : false_word);
+          }};
+}
+
+// A comma-separated list, each item checked and normalised by parse.
+Binding List(std::vector<std::string> ServerConfig::*field,
+             Problem (*parse)(const std::string&, std::vector<std::string>*)) {
+  return {[field, parse](const std::string& text, ServerConfig* config) {
+            return parse(text, &(config->*field));
+          },
+          [field](const ServerConfig& config) {
+            std::string text;
+            for (const std::string& item : config.*field) text += (text.empty() ? "" : ",") + item;
+            return text;
+          }};
+}
+
+// HOST:PORT, into a host and a port field.
+Binding HostPort(std::string ServerConfig::*host, uint16_t ServerConfig::*port) {
+  return {[host, port](const std::string& text, ServerConfig* config) {
+            return ParseHostPort(text, &(config->*host), &(config->*port));
+          },
+          [host, port](const ServerConfig& config) {
+            return FormatHostPort(config.*host, config.*port);
+          }};
+}
+
+// One setting: the config-file key, which is also the flag --<key>; the name of its value in
+// --help; its binding to a ServerConfig field; and its line in --help.
+struct Setting {
+  const char* key;
+  const char* type_name;
+  Binding binding;
+  const char* help;
+};
+
+// Every setting, in the order of --help and of conf/safe-server.conf. To add one:
+//   1. a field with its default (a default member initialiser) in ServerConfig, config.h;
+//   2. a row here: key, value name, the binding that ties the text to the field (Number,
+//      Seconds, Text with an optional check, Bool, List, HostPort) and the help line. The flag,
+//      the config-file key, the default in --help and the check of a value all come from the
+//      row; a rule between two settings goes in CheckTogether below;
+//   3. its documentation: a `key = default` line at the same place in conf/safe-server.conf, an
+//      entry in docs/man/safe-server.conf.5 and one in docs/man/safe-server.8. config_test
+//      (ConfigTest.EverySettingIsDocumented) fails while one is missing;
+//   4. pass the field on to the layer that uses it (main.cc).
+const std::vector<Setting>& Settings() {
+  using C = ServerConfig;
+  static const auto* settings = new std::vector<Setting>{
+      {"listen", "HOST:PORT", HostPort(&C::listen_host, &C::listen_port),
+       "Address to listen on: IPv4, [IPv6] or a name; port 0 picks a free port"},
+      {"storage", "ENGINE", Text(&C::storage, CheckStorage),
+       "Storage engine: rocksdb (embedded) or rados (Ceph)"},
+      {"data-dir", "DIR", Text(&C::data_dir, CheckNotEmpty),
+       "RocksDB data directory, created on first start"},
+      {"rados-conf", "PATH", Text(&C::rados_conf), "RADOS: the cluster's ceph.conf"},
+      {"rados-pool", "NAME", Text(&C::rados_pool), "RADOS: the pool that holds the backups"},
+      {"rados-user", "NAME", Text(&C::rados_user), "RADOS: the client user (without \"client.\")"},
+      {"max-backup-bytes", "N", Number(&C::max_backup_bytes, 1, kMaxBackupBytesLimit),
+       "Largest backup accepted, in bytes (1 to 67108864)"},
+      {"retention-days", "N", Number(&C::retention_days, 1, 3650),
+       "Delete a backup not uploaded again for this many days (1 to 3650)"},
+      {"keep-versions", "N", Number(&C::keep_versions, 0, 255),
+       "Previous blobs kept per backup, each until retention-days after it was replaced "
+       "(0 = off, up to 255)"},
+      {"htpasswd", "PATH", Text(&C::htpasswd, CheckReadableIfSet),
+       "Basic auth: file of user:$argon2id$... lines; empty = no auth"},
+      {"tokens", "PATH", Text(&C::tokens, CheckReadableIfSet),
+       "Token auth (Threema OnPrem): file of sha256:<hex> lines; empty = no token auth"},
+      {"auth-realm", "TEXT", Text(&C::auth_realm, CheckRealm),
+       "Realm sent in the Basic auth challenge"},
+      {"access-issuer-key", "PATH", Text(&C::access_issuer_key, CheckReadableIfSet),
+       "Anonymous access: list of issuer public keys (<YYYY-MM-DD> <PEM file> lines) whose "
+       "tokens POST /access/redeem accepts; empty = off"},
+      {"access-days", "N", Number(&C::access_days, 1, 3650),
+       "Days a credential from POST /access/redeem stays valid (1 to 3650)"},
+      // Both or neither, and then readable: CheckTogether.
+      {"tls-cert", "PATH", Text(&C::tls_cert), "TLS certificate chain (PEM); with --tls-key"},
+      {"tls-key", "PATH", Text(&C::tls_key), "TLS private key (PEM); with --tls-cert"},
+      {"threads", "N", Number(&C::threads, 1, 64), "HTTP worker threads (1 to 64)"},
+      {"header-timeout", "SECONDS", Seconds(&C::header_timeout, 1, 3600),
+       "A request's headers must arrive within this (1 to 3600)"},
+      {"body-timeout", "SECONDS", Seconds(&C::body_timeout, 1, 3600),
+       "A request's body must arrive within this after its headers (1 to 3600)"},
+      {"idle-timeout", "SECONDS", Seconds(&C::idle_timeout, 1, 3600),
+       "Close an idle keep-alive connection after this (1 to 3600)"},
+      {"max-connections", "N", Number(&C::max_connections, 1, 1000000),
+       "Most connections open at once (1 to 1000000)"},
+      // Debian's http-parser refuses headers above its HTTP_MAX_HEADER_SIZE (80 KiB) by itself.
+      {"max-header-bytes", "BYTES", Number(&C::max_header_bytes, 1024, 80 * 1024),
+       "Most bytes of a request line and headers; more is answered 431 (1024 to 81920)"},
+      // At least max-backup-bytes: CheckTogether.
+      {"max-body-memory", "BYTES", Number(&C::max_body_memory, 1, 1ull << 40),
+       "Most bytes of request bodies in memory at once, all connections together; an upload "
+       "beyond it is answered 503 (max-backup-bytes to 1 TiB)"},
+      {"sweep-interval", "SECONDS", Seconds(&C::sweep_interval, 60, 86400),
+       "How often expired backups are deleted (60 to 86400)"},
+      {"key-file", "PATH", Text(&C::key_file),
+       "Server key sealing the stored backups; empty = <data-dir>.key, made on first start"},
+      {"guess-burst", "N", Number(&C::guess_burst, 0, 1000000),
+       "Requests that may be guesses (misses, creating PUTs, failed credentials) a client may "
+       "make at once; 0 = no guess budget"},
+      {"guess-refill-per-day", "N", Number(&C::guess_refill_per_day, 0, 100000000),
+       "Guess budget tokens given back to a client per day"},
+      {"request-burst", "N", Number(&C::request_burst, 0, 1000000),
+       "General per-client request budget: burst; 0 = off (with request-rate)"},
+      {"request-rate", "N", Number(&C::request_rate, 0, 1000000),
+       "General per-client request budget: requests per second; 0 = off"},
+      {"throttle-ipv4-prefix", "BITS", Number(&C::throttle_ipv4_prefix, 1, 32),
+       "Clients are told apart by this IPv4 prefix (1 to 32)"},
+      {"throttle-ipv6-prefix", "BITS", Number(&C::throttle_ipv6_prefix, 1, 128),
+       "Clients are told apart by this IPv6 prefix (1 to 128)"},
+      {"trusted-proxies", "LIST", Text(&C::trusted_proxies, CheckTrustedProxies),
+       "Comma-separated reverse proxy addresses or ranges whose X-Forwarded-For is used"},
+      {"restore-page", "BOOL", Bool(&C::restore_page, "on", "off"),
+       "Serve the restore page at /restore/ (the backup is decrypted in the browser): on or off"},
+      {"cors-origins", "LIST", List(&C::cors_origins, ParseCorsOrigins),
+       "Comma-separated browser origins (https://host[:port], or *) allowed to call /config and "
+       "/backups/* from another origin (CORS); empty = none"},
+      // Off loopback only with admin-token-file: CheckTogether.
+      {"admin-listen", "HOST:PORT", HostPort(&C::admin_listen_host, &C::admin_listen_port),
+       "Admin listener for /metrics, /healthz and /readyz (keep it on loopback)"},
+      {"admin-token-file", "PATH", Text(&C::admin_token_file),
+       "Token the admin listener requires (Authorization: Bearer); needed off loopback"},
+      {"checkpoint-dir", "DIR", Text(&C::checkpoint_dir),
+       "Where POST /admin/checkpoint puts its copies; empty = <data-dir>.checkpoints"},
+      {"access-log", "BOOL", Bool(&C::access_log, "true", "false"),
+       "Log one line per request (never a backup id): true or false"},
+      {"log-addresses", "BOOL", Bool(&C::log_addresses, "true", "false"),
+       "Put the client's address in access log lines: true or false"},
+      {"block-cache-bytes", "N", Number(&C::block_cache_bytes, 1 << 20, 1ull << 40),
+       "RocksDB block cache size in bytes"},
+      {"write-buffer-bytes", "N", Number(&C::write_buffer_bytes, 1 << 20, 1ull << 32),
+       "RocksDB memtable size per column family in bytes"},
+  };
+  return *settings;
+}
+
+// The rules between settings, once every row has been read (the first broken one is named).
+std::optional<KeyError> CheckTogether(const ServerConfig& config) {
+  if (config.storage == "rados") {
+    if (Problem problem = WhyUnreadable(config.rados_conf)) return KeyError{"rados-conf", *problem};
+    if (config.rados_pool.empty()) return KeyError{"rados-pool", "must not be empty"};
+    if (config.rados_user.empty()) return KeyError{"rados-user", "must not be empty"};
+  }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return KeyError{config.tls_cert.empty() ? "tls-cert" : "tls-key",
                     "--tls-cert and --tls-key go together"};
   }
-  if (!raw.tls_cert.empty()) {
-    if (auto e = CheckReadable("tls-cert", raw.tls_cert)) return e;
-    if (auto e = CheckReadable("tls-key", raw.tls_key)) return e;
+  if (!config.tls_cert.empty()) {
+    if (Problem problem = WhyUnreadable(config.tls_cert)) return KeyError{"tls-cert", *problem};
+    if (Problem problem = WhyUnreadable(config.tls_key)) return KeyError{"tls-key", *problem};
   }
-  config->tls_cert = raw.tls_cert;
-  config->tls_key = raw.tls_key;
-
-  if (auto e = ParseRange("threads", raw.threads, 1, 64, &n)) return e;
-  config->threads = static_cast<int>(n);
-  if (auto e = ParseRange("header-timeout", raw.header_timeout, 1, 3600, &n)) return e;
-  config->header_timeout = std::chrono::seconds(n);
-  if (auto e = ParseRange("body-timeout", raw.body_timeout, 1, 3600, &n)) return e;
-  config->body_timeout = std::chrono::seconds(n);
-  if (auto e = ParseRange("idle-timeout", raw.idle_timeout, 1, 3600, &n)) return e;
-  config->idle_timeout = std::chrono::seconds(n);
-  if (auto e = ParseRange("max-connections", raw.max_connections, 1, 1000000, &n)) return e;
-  config->max_connections = static_cast<uint32_t>(n);
-  // Debian's http-parser refuses headers above its HTTP_MAX_HEADER_SIZE (80 KiB) by itself.
-  if (auto e = ParseRange("max-header-bytes", raw.max_header_bytes, 1024, 80 * 1024, &n)) return e;
-  config->max_header_bytes = static_cast<uint32_t>(n);
-  if (auto e = ParseRange("max-body-memory", raw.max_body_memory, 1, 1ull << 40, &n)) return e;
-  if (n < config->max_backup_bytes) {
+  if (config.max_body_memory < config.max_backup_bytes) {
     return KeyError{"max-body-memory", "must be at least max-backup-bytes (" +
-                                           std::to_string(config->max_backup_bytes) + "), got " +
-                                           std::to_string(n)};
+                                           std::to_string(config.max_backup_bytes) + "), got " +
+                                           std::to_string(config.max_body_memory)};
   }
-  config->max_body_memory = n;
-  if (auto e = ParseRange("sweep-interval", raw.sweep_interval, 60, 86400, &n)) return e;
-  config->sweep_interval = std::chrono::seconds(n);
-  config->key_file = raw.key_file;
-  if (auto e = ParseRange("guess-burst", raw.guess_burst, 0, 1000000, &n)) return e;
-  config->guess_burst = static_cast<uint32_t>(n);
-  if (auto e = ParseRange("guess-refill-per-day", raw.guess_refill_per_day, 0, 100000000, &n)) {
-    return e;
-  }
-  config->guess_refill_per_day = static_cast<uint32_t>(n);
-  if (auto e = ParseRange("request-burst", raw.request_burst, 0, 1000000, &n)) return e;
-  config->request_burst = static_cast<uint32_t>(n);
-  if (auto e = ParseRange("request-rate", raw.request_rate, 0, 1000000, &n)) return e;
-  config->request_rate = static_cast<uint32_t>(n);
-  if ((config->request_burst == 0) != (config->request_rate == 0)) {
-    return KeyError{config->request_burst == 0 ? "request-burst" : "request-rate",
+  if ((config.request_burst == 0) != (config.request_rate == 0)) {
+    return KeyError{config.request_burst == 0 ? "request-burst" : "request-rate",
                     "--request-burst and --request-rate go together (both 0 turns the budget off)"};
   }
-  if (auto e = ParseRange("throttle-ipv4-prefix", raw.throttle_ipv4_prefix, 1, 32, &n)) return e;
-  config->throttle_ipv4_prefix = static_cast<int>(n);
-  if (auto e = ParseRange("throttle-ipv6-prefix", raw.throttle_ipv6_prefix, 1, 128, &n)) return e;
-  config->throttle_ipv6_prefix = static_cast<int>(n);
-  if (auto e = CheckTrustedProxies(raw.trusted_proxies)) return e;
-  config->trusted_proxies = raw.trusted_proxies;
-  if (auto e = ParseBool("restore-page", raw.restore_page, &config->restore_page)) return e;
-  if (auto e = ParseCorsOrigins(raw.cors_origins, &config->cors_origins)) return e;
-  if (auto e =
-          ParseListen(raw.admin_listen, &config->admin_listen_host, &config->admin_listen_port)) {
-    e->key = "admin-listen";
-    return e;
-  }
-  config->admin_token_file = raw.admin_token_file;
-  if (config->admin_token_file.empty() && !IsLoopbackHost(config->admin_listen_host)) {
+  if (config.admin_token_file.empty() && !IsLoopbackHost(config.admin_listen_host)) {
     return KeyError{"admin-listen",
-                    Quote(raw.admin_listen) +
+                    Quote(FormatHostPort(config.admin_listen_host, config.admin_listen_port)) +
                         " is not a loopback address: the admin listener can make checkpoints "
                         "and shows metrics, so set admin-token-file to protect it"};
   }
-  config->checkpoint_dir = raw.checkpoint_dir;
-  if (auto e = ParseBool("access-log", raw.access_log, &config->access_log)) return e;
-  if (auto e = ParseBool("log-addresses", raw.log_addresses, &config->log_addresses)) return e;
-  if (auto e = ParseRange("block-cache-bytes", raw.block_cache_bytes, 1 << 20, 1ull << 40, &n)) {
-    return e;
-  }
-  config->block_cache_bytes = n;
-  if (auto e = ParseRange("write-buffer-bytes", raw.write_buffer_bytes, 1 << 20, 1ull << 32, &n)) {
-    return e;
-  }
-  config->write_buffer_bytes = n;
   return std::nullopt;
+}
+
+// Reads texts (one per row of Settings(), in its order) into config, or names the first wrong
+// key: first each row, then the rules between rows.
+std::optional<KeyError> Validate(const std::vector<std::string>& texts, ServerConfig* config) {
+  const std::vector<Setting>& settings = Settings();
+  for (size_t i = 0; i < settings.size(); ++i) {
+    if (Problem problem = settings[i].binding.parse(texts[i], config)) {
+      return KeyError{settings[i].key, *problem};
+    }
+  }
+  return CheckTogether(*config);
 }
 
 bool StartsWith(const std::string& s, const std::string& prefix) {
@@ -523,7 +549,7 @@ KeyError FromCliError(const CLI::ParseError& error, const CLI::Option* config_op
   }
   if (dynamic_cast<const CLI::FileError*>(&error) != nullptr) {
     std::string path = config_option->as<std::string>();
-    std::optional<std::string> why = WhyUnreadable(path);
+    Problem why = WhyUnreadable(path);
     return KeyError{"config", why ? *why : "cannot read " + Quote(path)};
   }
   if (dynamic_cast<const CLI::ConfigError*>(&error) != nullptr) {
@@ -586,93 +612,22 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
   CLI::Option* version_option = app.add_flag("--version", "Print the version and exit");
   version_option->configurable(false);
 
-  RawValues raw = DefaultsAsText();
+  // One string per setting, CLI11 fills it from the file and the flags; it starts as the
+  // default. Sized once: CLI11 keeps a pointer to each.
+  const std::vector<Setting>& settings = Settings();
+  const ServerConfig defaults;
+  std::vector<std::string> texts(settings.size());
   std::vector<const CLI::Option*> value_options;
-  auto add = [&app, &value_options](const std::string& key, std::string* value,
-                                    const std::string& type, const std::string& help) {
-    CLI::Option* option = app.add_option("--" + key, *value, help);
-    option->type_name(type);
-    option->default_str(value->empty() ? "\"\"" : *value);
+  for (size_t i = 0; i < settings.size(); ++i) {
+    texts[i] = settings[i].binding.format(defaults);
+    CLI::Option* option =
+        app.add_option(std::string("--") + settings[i].key, texts[i], settings[i].help);
+    option->type_name(settings[i].type_name);
+    option->default_str(texts[i].empty() ? "\"\"" : texts[i]);
     // The last of repeated flags wins, like a flag over the file.
     option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
     value_options.push_back(option);
-  };
-  add("listen", &raw.listen, "HOST:PORT",
-      "Address to listen on: IPv4, [IPv6] or a name; port 0 picks a free port");
-  add("storage", &raw.storage, "ENGINE", "Storage engine: rocksdb (embedded) or rados (Ceph)");
-  add("data-dir", &raw.data_dir, "DIR", "RocksDB data directory, created on first start");
-  add("rados-conf", &raw.rados_conf, "PATH", "RADOS: the cluster's ceph.conf");
-  add("rados-pool", &raw.rados_pool, "NAME", "RADOS: the pool that holds the backups");
-  add("rados-user", &raw.rados_user, "NAME", "RADOS: the client user (without \"client.\")");
-  add("max-backup-bytes", &raw.max_backup_bytes, "N",
-      "Largest backup accepted, in bytes (1 to 67108864)");
-  add("retention-days", &raw.retention_days, "N",
-      "Delete a backup not uploaded again for this many days (1 to 3650)");
-  add("keep-versions", &raw.keep_versions, "N",
-      "Previous blobs kept per backup, each until retention-days after it was replaced "
-      "(0 = off, up to 255)");
-  add("htpasswd", &raw.htpasswd, "PATH",
-      "Basic auth: file of user:$argon2id$... lines; empty = no auth");
-  add("tokens", &raw.tokens, "PATH",
-      "Token auth (Threema OnPrem): file of sha256:<hex> lines; empty = no token auth");
-  add("auth-realm", &raw.auth_realm, "TEXT", "Realm sent in the Basic auth challenge");
-  add("access-issuer-key", &raw.access_issuer_key, "PATH",
-      "Anonymous access: list of issuer public keys (<YYYY-MM-DD> <PEM file> lines) whose "
-      "tokens POST /access/redeem accepts; empty = off");
-  add("access-days", &raw.access_days, "N",
-      "Days a credential from POST /access/redeem stays valid (1 to 3650)");
-  add("tls-cert", &raw.tls_cert, "PATH", "TLS certificate chain (PEM); with --tls-key");
-  add("tls-key", &raw.tls_key, "PATH", "TLS private key (PEM); with --tls-cert");
-  add("threads", &raw.threads, "N", "HTTP worker threads (1 to 64)");
-  add("header-timeout", &raw.header_timeout, "SECONDS",
-      "A request's headers must arrive within this (1 to 3600)");
-  add("body-timeout", &raw.body_timeout, "SECONDS",
-      "A request's body must arrive within this after its headers (1 to 3600)");
-  add("idle-timeout", &raw.idle_timeout, "SECONDS",
-      "Close an idle keep-alive connection after this (1 to 3600)");
-  add("max-connections", &raw.max_connections, "N", "Most connections open at once (1 to 1000000)");
-  add("max-header-bytes", &raw.max_header_bytes, "BYTES",
-      "Most bytes of a request line and headers; more is answered 431 (1024 to 81920)");
-  add("max-body-memory", &raw.max_body_memory, "BYTES",
-      "Most bytes of request bodies in memory at once, all connections together; an upload "
-      "beyond it is answered 503 (max-backup-bytes to 1 TiB)");
-  add("sweep-interval", &raw.sweep_interval, "SECONDS",
-      "How often expired backups are deleted (60 to 86400)");
-  add("key-file", &raw.key_file, "PATH",
-      "Server key sealing the stored backups; empty = <data-dir>.key, made on first start");
-  add("guess-burst", &raw.guess_burst, "N",
-      "Requests that may be guesses (misses, creating PUTs, failed credentials) a client may "
-      "make at once; 0 = no guess budget");
-  add("guess-refill-per-day", &raw.guess_refill_per_day, "N",
-      "Guess budget tokens given back to a client per day");
-  add("request-burst", &raw.request_burst, "N",
-      "General per-client request budget: burst; 0 = off (with request-rate)");
-  add("request-rate", &raw.request_rate, "N",
-      "General per-client request budget: requests per second; 0 = off");
-  add("throttle-ipv4-prefix", &raw.throttle_ipv4_prefix, "BITS",
-      "Clients are told apart by this IPv4 prefix (1 to 32)");
-  add("throttle-ipv6-prefix", &raw.throttle_ipv6_prefix, "BITS",
-      "Clients are told apart by this IPv6 prefix (1 to 128)");
-  add("trusted-proxies", &raw.trusted_proxies, "LIST",
-      "Comma-separated reverse proxy addresses or ranges whose X-Forwarded-For is used");
-  add("restore-page", &raw.restore_page, "BOOL",
-      "Serve the restore page at /restore/ (the backup is decrypted in the browser): on or off");
-  add("cors-origins", &raw.cors_origins, "LIST",
-      "Comma-separated browser origins (https://host[:port], or *) allowed to call /config and "
-      "/backups/* from another origin (CORS); empty = none");
-  add("admin-listen", &raw.admin_listen, "HOST:PORT",
-      "Admin listener for /metrics, /healthz and /readyz (keep it on loopback)");
-  add("admin-token-file", &raw.admin_token_file, "PATH",
-      "Token the admin listener requires (Authorization: Bearer); needed off loopback");
-  add("checkpoint-dir", &raw.checkpoint_dir, "DIR",
-      "Where POST /admin/checkpoint puts its copies; empty = <data-dir>.checkpoints");
-  add("access-log", &raw.access_log, "BOOL",
-      "Log one line per request (never a backup id): true or false");
-  add("log-addresses", &raw.log_addresses, "BOOL",
-      "Put the client's address in access log lines: true or false");
-  add("block-cache-bytes", &raw.block_cache_bytes, "N", "RocksDB block cache size in bytes");
-  add("write-buffer-bytes", &raw.write_buffer_bytes, "N",
-      "RocksDB memtable size per column family in bytes");
+  }
 
   try {
     app.parse(argc, argv);
@@ -714,7 +669,7 @@ ConfigParse ParseServerConfig(int argc, const char* const* argv, std::ostream& o
     return result;
   }
 
-  if (std::optional<KeyError> error = Validate(raw, &result.config)) {
+  if (std::optional<KeyError> error = Validate(texts, &result.config)) {
     PrintError(err, *error);
     return result;
   }

@@ -6,6 +6,10 @@
 // is also a flag of the same name (`max-backup-bytes = 1000` in the file, `--max-backup-bytes 1000`
 // on the command line).
 //
+// Each field below is filled by one row of the settings table in config.cc, which gives the
+// key, the flag, the check and the --help line; the field's default member initialiser is the
+// default. Adding a setting: see the recipe above that table.
+//
 // Thread-safety: a value type; parsing touches no global state.
 
 #pragma once
