@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,51 +14,6 @@
 
 namespace safe::server {
 namespace {
-
-// Every key of the config file, which is also every flag but --config, --help and --version.
-const std::vector<std::string> kAllKeys = {
-    "listen",
-    "storage",
-    "data-dir",
-    "rados-conf",
-    "rados-pool",
-    "rados-user",
-    "max-backup-bytes",
-    "retention-days",
-    "keep-versions",
-    "htpasswd",
-    "tokens",
-    "auth-realm",
-    "access-issuer-key",
-    "access-days",
-    "tls-cert",
-    "tls-key",
-    "threads",
-    "header-timeout",
-    "body-timeout",
-    "idle-timeout",
-    "max-connections",
-    "max-header-bytes",
-    "max-body-memory",
-    "sweep-interval",
-    "key-file",
-    "guess-burst",
-    "guess-refill-per-day",
-    "request-burst",
-    "request-rate",
-    "throttle-ipv4-prefix",
-    "throttle-ipv6-prefix",
-    "trusted-proxies",
-    "restore-page",
-    "cors-origins",
-    "admin-listen",
-    "admin-token-file",
-    "checkpoint-dir",
-    "access-log",
-    "log-addresses",
-    "block-cache-bytes",
-    "write-buffer-bytes",
-};
 
 struct Outcome {
   ConfigParse parse;
@@ -76,6 +33,37 @@ Outcome Parse(const std::vector<std::string>& args) {
   return outcome;
 }
 
+// Every key of the config file, in the order of --help: each flag --help lists but --config,
+// --help and --version. Read from --help, so that it is the table of config.cc and never a list
+// kept by hand here; conf/safe-server.conf and the man pages are checked against it.
+std::vector<std::string> AllKeys() {
+  std::istringstream help(Parse({"--help"}).out);
+  std::vector<std::string> keys;
+  std::string line;
+  while (std::getline(help, line)) {
+    // "  --listen HOST:PORT=127.0.0.1:8080   Address to listen on: ..."
+    const std::string kIndent = "  --";
+    if (line.compare(0, kIndent.size(), kIndent) != 0) continue;
+    std::string key =
+        line.substr(kIndent.size(), line.find_first_of(" =", kIndent.size()) - kIndent.size());
+    if (key != "config" && key != "version") keys.push_back(key);
+  }
+  return keys;
+}
+
+// A man page of docs/man as text, with troff's "\-" read as "-".
+std::string ManPage(const std::string& name) {
+  std::ifstream file(std::string(SAFE_SOURCE_DIR) + "/docs/man/" + name);
+  EXPECT_TRUE(file.good()) << name;
+  std::ostringstream text;
+  text << file.rdbuf();
+  std::string page = text.str();
+  for (size_t at = page.find("\\-"); at != std::string::npos; at = page.find("\\-", at)) {
+    page.erase(at, 1);
+  }
+  return page;
+}
+
 void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.listen_host, b.listen_host);
   EXPECT_EQ(a.listen_port, b.listen_port);
@@ -86,6 +74,7 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.rados_user, b.rados_user);
   EXPECT_EQ(a.max_backup_bytes, b.max_backup_bytes);
   EXPECT_EQ(a.retention_days, b.retention_days);
+  EXPECT_EQ(a.keep_versions, b.keep_versions);
   EXPECT_EQ(a.htpasswd, b.htpasswd);
   EXPECT_EQ(a.tokens, b.tokens);
   EXPECT_EQ(a.auth_realm, b.auth_realm);
@@ -113,6 +102,7 @@ void ExpectSameConfig(const ServerConfig& a, const ServerConfig& b) {
   EXPECT_EQ(a.cors_origins, b.cors_origins);
   EXPECT_EQ(a.admin_listen_host, b.admin_listen_host);
   EXPECT_EQ(a.admin_listen_port, b.admin_listen_port);
+  EXPECT_EQ(a.admin_token_file, b.admin_token_file);
   EXPECT_EQ(a.checkpoint_dir, b.checkpoint_dir);
   EXPECT_EQ(a.access_log, b.access_log);
   EXPECT_EQ(a.log_addresses, b.log_addresses);
@@ -517,8 +507,18 @@ TEST_F(ConfigTest, HelpListsEveryFlagWithItsDefault) {
   EXPECT_EQ(outcome.parse.action, ConfigParse::Action::kExit);
   EXPECT_EQ(outcome.parse.exit_code, 0);
   EXPECT_EQ(outcome.err, "");
-  for (const std::string& key : kAllKeys) {
-    EXPECT_NE(outcome.out.find("--" + key + " "), std::string::npos) << key;
+  const std::vector<std::string> keys = AllKeys();
+  // Spot checks that AllKeys reads --help as it is laid out: first, last and a middle key.
+  ASSERT_FALSE(keys.empty());
+  EXPECT_EQ(keys.front(), "listen");
+  EXPECT_EQ(keys.back(), "write-buffer-bytes");
+  EXPECT_NE(std::find(keys.begin(), keys.end(), "max-backup-bytes"), keys.end());
+  for (const std::string& key : keys) {
+    // "--key TYPE=default": every setting shows its default ("" for an empty one).
+    size_t at = outcome.out.find("--" + key + " ");
+    ASSERT_NE(at, std::string::npos) << key;
+    std::string line = outcome.out.substr(at, outcome.out.find('\n', at) - at);
+    EXPECT_NE(line.find('='), std::string::npos) << key << " shows no default: " << line;
   }
   for (const char* flag : {"--config", "--help", "--version"}) {
     EXPECT_NE(outcome.out.find(flag), std::string::npos) << flag;
@@ -568,7 +568,54 @@ TEST_F(ConfigTest, TheExampleConfigHoldsExactlyTheDefaults) {
     while (!key.empty() && key.back() == ' ') key.pop_back();
     set_keys.push_back(key);
   }
-  EXPECT_EQ(set_keys, kAllKeys) << "every key, once, in the order of --help";
+  const std::vector<std::string> keys = AllKeys();
+  for (const std::string& key : keys) {
+    EXPECT_NE(std::find(set_keys.begin(), set_keys.end(), key), set_keys.end())
+        << "conf/safe-server.conf does not set " << key;
+  }
+  EXPECT_EQ(set_keys, keys) << "every key, once, in the order of --help";
+}
+
+// A setting is one row of the table in config.cc, plus its documentation: this fails while
+// safe-server.conf(5) or safe-server(8) misses a key of the table, or safe-server.conf(5) still
+// describes one that is gone. (conf/safe-server.conf: TheExampleConfigHoldsExactlyTheDefaults.)
+TEST_F(ConfigTest, EverySettingIsDocumented) {
+  const std::vector<std::string> keys = AllKeys();
+  ASSERT_FALSE(keys.empty());
+
+  // safe-server.conf(5): an entry per key, the line `.BI key " = VALUE"`.
+  std::istringstream conf_page(ManPage("safe-server.conf.5"));
+  std::vector<std::string> described;
+  std::string line;
+  while (std::getline(conf_page, line)) {
+    const std::string kEntry = ".BI ";
+    size_t end = line.find(" \" = ");
+    if (line.compare(0, kEntry.size(), kEntry) != 0 || end == std::string::npos) continue;
+    described.push_back(line.substr(kEntry.size(), end - kEntry.size()));
+  }
+  for (const std::string& key : keys) {
+    EXPECT_NE(std::find(described.begin(), described.end(), key), described.end())
+        << "docs/man/safe-server.conf.5 has no .BI entry for the key " << key;
+  }
+  for (const std::string& key : described) {
+    EXPECT_NE(std::find(keys.begin(), keys.end(), key), keys.end())
+        << "docs/man/safe-server.conf.5 describes " << key << ", which is no setting";
+  }
+
+  // safe-server(8): each flag --key, as a whole word (not the start of a longer flag).
+  const std::string server_page = ManPage("safe-server.8");
+  auto names = [&server_page](const std::string& flag) {
+    for (size_t at = server_page.find(flag); at != std::string::npos;
+         at = server_page.find(flag, at + 1)) {
+      size_t next = at + flag.size();
+      char c = next < server_page.size() ? server_page[next] : ' ';
+      if (!(isalnum(static_cast<unsigned char>(c)) || c == '-')) return true;
+    }
+    return false;
+  };
+  for (const std::string& key : keys) {
+    EXPECT_TRUE(names("--" + key)) << "docs/man/safe-server.8 does not document --" << key;
+  }
 }
 
 }  // namespace
