@@ -1,5 +1,5 @@
 // Fuzzes the htpasswd parser and the Authorization header check of
-// safe::server::BasicAuthenticator (safe-server/auth.h).
+// safe::server::BasicAuthenticator (safe-server/service/auth.h).
 //
 // Input: the htpasswd file's contents, then optionally a 0x00 byte and an Authorization header
 // value. ParseHtpasswd runs on the contents every time.
@@ -25,7 +25,7 @@
 #include <string_view>
 
 #include "fuzz/fuzz_check.h"
-#include "safe-server/auth.h"
+#include "safe-server/service/auth.h"
 
 namespace {
 

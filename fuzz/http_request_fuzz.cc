@@ -35,11 +35,11 @@
 #include "common/backup_id.h"
 #include "common/clock.h"
 #include "fuzz/fuzz_check.h"
-#include "safe-server/backup_service.h"
-#include "safe-server/handlers.h"
-#include "safe-server/http_connection.h"
-#include "safe-server/throttle.h"
-#include "safe-server/work_pool.h"
+#include "safe-server/app/handlers.h"
+#include "safe-server/http/http_connection.h"
+#include "safe-server/http/work_pool.h"
+#include "safe-server/service/backup_service.h"
+#include "safe-server/service/throttle.h"
 #include "storage/memory_store.h"
 
 namespace {

@@ -15,7 +15,7 @@
 #include "crypto/blob.h"
 #include "crypto/gzip.h"
 #include "fuzz/crypto_fuzz_util.h"
-#include "safe-server/auth.h"
+#include "safe-server/service/auth.h"
 #include "tests/crypto/test_data.h"
 
 namespace {

@@ -6,7 +6,7 @@
 
 #include "safe-server/config.h"
 
-#include "safe-server/throttle.h"
+#include "safe-server/service/throttle.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -19,21 +19,23 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "safe-server/access.h"
-#include "safe-server/admin_app.h"
-#include "safe-server/backup_service.h"
-#include "safe-server/checkpoint.h"
+#include "common/log.h"
+#include "safe-server/app/admin_app.h"
+#include "safe-server/app/handlers.h"
+#include "safe-server/app/metrics.h"
+#include "safe-server/app/request_auth.h"
 #include "safe-server/config.h"
-#include "safe-server/handlers.h"
-#include "safe-server/http_server.h"
-#include "safe-server/log.h"
-#include "safe-server/metrics.h"
-#include "safe-server/request_auth.h"
-#include "safe-server/server_key.h"
-#include "safe-server/throttle.h"
-#include "safe-server/work_pool.h"
+#include "safe-server/http/http_server.h"
+#include "safe-server/http/work_pool.h"
+#include "safe-server/service/access.h"
+#include "safe-server/service/backup_service.h"
+#include "safe-server/service/checkpoint.h"
+#include "safe-server/service/server_key.h"
+#include "safe-server/service/sweeper.h"
+#include "safe-server/service/throttle.h"
 #include "storage/rocksdb_store.h"
 #ifdef SAFE_HAVE_RADOS
+#include "storage/rados_access_store.h"
 #include "storage/rados_store.h"
 #endif
 #include "storage/sealed_store.h"
@@ -46,67 +48,68 @@ constexpr int kStorageThreads = 16;
 // How long requests under way may take to finish after SIGTERM.
 constexpr std::chrono::seconds kShutdownGrace{10};
 
-// Runs the retention sweep at start and then every `interval`, until stopped; also counts the
-// backups expiring soon, for the metrics.
-class Sweeper {
- public:
-  Sweeper(BackupService& service, std::chrono::seconds interval)
-      : service_(service), interval_(interval), thread_([this] { Run(); }) {}
-  ~Sweeper() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
+#ifdef SAFE_HAVE_RADOS
+// The pool both RADOS stores (backups, access credentials) open.
+storage::RadosOptions RadosOptionsOf(const ServerConfig& config) {
+  storage::RadosOptions options;
+  options.conf_path = config.rados_conf;
+  options.pool = config.rados_pool;
+  options.user = config.rados_user;
+  return options;
+}
+#endif
 
-  // Fills in the figures of the last sweep. Without an engine that counts exactly (RocksDB
-  // does), the sweep's scan gives the number of backups and their bytes too.
-  void Figures(StoreFigures* f, bool with_totals) const {
-    if (with_totals) {
-      f->backups = backups_.load();
-      f->bytes = bytes_.load();
-    }
-    f->expiring_within_7_days = expiring_7_.load();
-    f->expiring_within_30_days = expiring_30_.load();
-    f->expired_deleted_total = deleted_total_.load();
-  }
+Result<std::unique_ptr<storage::AccessStore>> OpenRadosAccessStore(const ServerConfig& config) {
+#ifdef SAFE_HAVE_RADOS
+  auto store = storage::RadosAccessStore::Open(RadosOptionsOf(config));
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<storage::AccessStore>(std::move(*store));
+#else
+  (void)config;
+  return Status::InvalidArgument("this build has no RADOS support");
+#endif
+}
 
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      Result<uint64_t> deleted = service_.ExpireOld();
-      if (!deleted.ok()) {
-        LogError("retention sweep failed: " + deleted.status().ToString());
-      } else {
-        deleted_total_ += *deleted;
-        if (*deleted > 0) {
-          LogInfo("retention sweep deleted " + std::to_string(*deleted) + " expired backups");
-        }
-      }
-      Result<BackupService::ExpiryCounts> counts = service_.CountExpiring();
-      if (counts.ok()) {
-        backups_ = counts->backups;
-        bytes_ = counts->bytes;
-        expiring_7_ = counts->within_7_days;
-        expiring_30_ = counts->within_30_days;
-      }
-      lock.lock();
-      cv_.wait_for(lock, interval_, [this] { return stop_; });
-    }
-  }
-
-  BackupService& service_;
-  const std::chrono::seconds interval_;
-  std::atomic<uint64_t> backups_{0}, bytes_{0}, expiring_7_{0}, expiring_30_{0}, deleted_total_{0};
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;  // GUARDED_BY(mu_)
-  std::thread thread_;
+// What safe-server runs for access credentials, made from its settings.
+struct AccessSetup {
+  std::unique_ptr<storage::AccessStore> store;
+  storage::RocksDbAccessStore* local_store = nullptr;  // `store` when it is DATA_DIR/access
+  std::unique_ptr<AccessService> service;              // null when access-issuer-key is empty
+  std::unique_ptr<AccessSweeper> sweeper;              // destroyed first (declared last)
 };
+
+// With config.access_issuer_key set: loads the issuer keys, opens the access store (RocksDB in
+// DATA_DIR/access, or the RADOS pool with storage = rados) and starts the sweep (every
+// sweep_interval). Otherwise an empty setup. Errors: InvalidArgument for the key list (exit 2),
+// IOError and others when the store cannot be opened.
+Result<AccessSetup> SetUpAccess(const ServerConfig& config, const storage::ServerKey& key,
+                                const Clock& clock) {
+  AccessSetup setup;
+  if (config.access_issuer_key.empty()) return setup;
+  auto keys = LoadIssuerKeys(config.access_issuer_key);
+  if (!keys.ok()) return keys.status();
+  for (const IssuerKey& k : *keys) {
+    if (k.expiry_day < clock.Today()) {
+      LogWarning("access: " + config.access_issuer_key + ": an issuer key expired on " +
+                 crypto::FormatIsoDay(k.expiry_day) + "; its tokens are refused");
+    }
+  }
+  if (config.storage == "rados") {
+    auto rados = OpenRadosAccessStore(config);
+    if (!rados.ok()) return rados.status();
+    setup.store = std::move(*rados);
+  } else {
+    auto rocks = storage::RocksDbAccessStore::Open(config.data_dir + "/" + storage::kAccessDirName);
+    if (!rocks.ok()) return rocks.status();
+    setup.local_store = rocks->get();
+    setup.store = std::move(*rocks);
+  }
+  setup.service =
+      std::make_unique<AccessService>(key, *setup.store, clock, config.access_issuer_key,
+                                      std::move(*keys), AccessOptions{config.access_days});
+  setup.sweeper = std::make_unique<AccessSweeper>(*setup.service, config.sweep_interval);
+  return setup;
+}
 
 // Descriptors that neither listener counts: stdio, the store's files beyond those already there
 // (new SST, blob and WAL files, compactions, checkpoints), the key and auth files, a RADOS
@@ -250,31 +253,22 @@ int Run(const ServerConfig& config) {
   storage::RocksDbStore* rocks = nullptr;  // set for RocksDB: exact stats, checkpoints
   if (config.storage == "rados") {
 #ifdef SAFE_HAVE_RADOS
-    storage::RadosOptions rados_options;
-    rados_options.conf_path = config.rados_conf;
-    rados_options.pool = config.rados_pool;
-    rados_options.user = config.rados_user;
-    auto rados = storage::RadosBackupStore::Open(rados_options);
+    auto rados = storage::RadosBackupStore::Open(RadosOptionsOf(config));
     if (!rados.ok()) {
       std::cerr << "safe-server: storage: cannot open the RADOS pool: " << rados.status().ToString()
                 << "\n";
       return 1;
     }
-    // The pool's own key check: every instance over one pool must seal with one server key, or
-    // each would answer 500 for the others' backups. The first instance to start records
-    // KeyCheck(key) in the pool; one with another key refuses to start (the local KEYCHECK beside
-    // a fresh data-dir cannot tell).
-    const std::string check = storage::SealedStore::KeyCheck(*key);
-    auto pool_check = (*rados)->GetOrCreateValue("keycheck", check);
+    // The pool's own key check (server_key.h): one server key for every instance on a pool.
+    Status pool_check = VerifySharedKeyCheck(*key, [&rados](const std::string& check) {
+      return (*rados)->GetOrCreateValue("keycheck", check);
+    });
     if (!pool_check.ok()) {
-      std::cerr << "safe-server: storage: cannot read the RADOS pool's key check: "
-                << pool_check.status().ToString() << "\n";
-      return 1;
-    }
-    if (*pool_check != check) {
-      std::cerr << "safe-server: key-file: the RADOS pool (rados-pool) was sealed with another "
-                   "server key (its keycheck differs): refusing to start\n";
-      return 2;
+      const bool other_key = pool_check.IsFailedPrecondition();
+      std::cerr << (other_key ? "safe-server: key-file: the RADOS pool (rados-pool): "
+                              : "safe-server: storage: the RADOS pool: ")
+                << pool_check.message() << "\n";
+      return other_key ? 2 : 1;
     }
     engine = std::move(rados.value());
 #else
@@ -326,7 +320,7 @@ int Run(const ServerConfig& config) {
 
   int exit_code = 0;
   {
-    Sweeper sweeper(service, config.sweep_interval);
+    RetentionSweeper sweeper(service, config.sweep_interval);
     Metrics metrics;
     metrics.SetStoreSource([rocks, &sweeper] {
       StoreFigures f;
@@ -342,7 +336,16 @@ int Run(const ServerConfig& config) {
         f.blob_collections_total = stats->blob_collections;
       }
       f.ok = true;
-      sweeper.Figures(&f, /*with_totals=*/rocks == nullptr);
+      const SweepFigures swept = sweeper.Figures();
+      if (rocks == nullptr) {
+        // Without an engine that counts exactly (RocksDB does), the sweep's scan gives the
+        // number of backups and their bytes.
+        f.backups = swept.backups;
+        f.bytes = swept.bytes;
+      }
+      f.expiring_within_7_days = swept.expiring_within_7_days;
+      f.expiring_within_30_days = swept.expiring_within_30_days;
+      f.expired_deleted_total = swept.expired_deleted_total;
       return f;
     });
 

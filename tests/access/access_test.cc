@@ -1,7 +1,7 @@
 // Issue 18: the access stores (create-once spends, durability across reopen, expiry), the redeem
 // rules of AccessService, and POST /access/redeem through SafeApp with the guess budget.
 
-#include "safe-server/access.h"
+#include "safe-server/service/access.h"
 
 #include <gtest/gtest.h>
 #include <sodium.h>
@@ -15,11 +15,11 @@
 
 #include "crypto/access_token.h"
 #include "crypto/blind_rsa.h"
-#include "safe-server/auth.h"
-#include "safe-server/handlers.h"
-#include "safe-server/http_connection.h"
-#include "safe-server/request_auth.h"
-#include "safe-server/token_auth.h"
+#include "safe-server/app/handlers.h"
+#include "safe-server/app/request_auth.h"
+#include "safe-server/http/http_connection.h"
+#include "safe-server/service/auth.h"
+#include "safe-server/service/token_auth.h"
 #include "storage/access_store.h"
 #include "storage/memory_store.h"
 #include "tests/server/http_test_util.h"

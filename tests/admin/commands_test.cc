@@ -20,9 +20,9 @@
 
 #include "common/backup_id.h"
 #include "common/clock.h"
-#include "safe-server/auth.h"
-#include "safe-server/server_key.h"
-#include "safe-server/token_auth.h"
+#include "safe-server/service/auth.h"
+#include "safe-server/service/server_key.h"
+#include "safe-server/service/token_auth.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
 #include "tests/support/server_process.h"

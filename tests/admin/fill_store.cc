@@ -21,7 +21,7 @@
 #include "common/backup_id.h"
 #include "common/clock.h"
 #include "common/secret.h"
-#include "safe-server/server_key.h"
+#include "safe-server/service/server_key.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
 

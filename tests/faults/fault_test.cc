@@ -29,7 +29,7 @@
 
 #include "common/backup_id.h"
 #include "gtest/gtest.h"
-#include "safe-server/server_key.h"
+#include "safe-server/service/server_key.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
 #include "tests/faults/fault_util.h"

@@ -3,7 +3,7 @@
 # - `promtool check rules` accepts them;
 # - `promtool test rules` with safe-server.rules.test.yml: the alerts fire on the series they are
 #   meant for and stay quiet on normal ones;
-# - every safe_* metric they name is one safe-server/metrics.cc writes (a renamed metric would
+# - every safe_* metric they name is one safe-server/app/metrics.cc writes (a renamed metric would
 #   otherwise silence its alert without a word).
 # promtool missing is a failure (Debian's prometheus package; scripts/bootstrap installs it).
 #
@@ -40,7 +40,7 @@ names=$(metric_names "$rules")
 [ -n "$names" ] || { echo "FAIL: no safe_* metric found in $rules"; failures=$((failures + 1)); }
 for name in $names; do
 	grep -q "\"$name[ {\"]" "$metrics_cc" || grep -q "{\"$name\"" "$metrics_cc" || {
-		echo "FAIL: $rules uses $name, which safe-server/metrics.cc does not write"
+		echo "FAIL: $rules uses $name, which safe-server/app/metrics.cc does not write"
 		failures=$((failures + 1))
 	}
 done

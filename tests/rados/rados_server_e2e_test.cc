@@ -139,7 +139,7 @@ TEST_F(RadosServersTest, AnInstanceWithAnotherServerKeyRefusesToStart) {
   std::string out, err;
   EXPECT_EQ(RunCommand(argv, "", &out, &err), 2) << err;
   EXPECT_EQ(err,
-            "safe-server: key-file: the RADOS pool (rados-pool) was sealed with another server key "
+            "safe-server: key-file: the RADOS pool (rados-pool): sealed with another server key "
             "(its keycheck differs): refusing to start\n");
   EXPECT_EQ(err.find(other_hex), std::string::npos);
   EXPECT_EQ(out, "");

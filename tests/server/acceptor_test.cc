@@ -6,8 +6,8 @@
 // In-process: the test lowers its own soft RLIMIT_NOFILE just above the descriptors in use, so
 // that the acceptor's accept4 fails with EMFILE while the clients (created beforehand) connect.
 
-#include "safe-server/acceptor.h"
-#include "safe-server/log.h"
+#include "safe-server/http/acceptor.h"
+#include "common/log.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "safe-server/auth.h"
+#include "safe-server/service/auth.h"
 #include "tests/server/e2e_util.h"
 #include "tests/support/server_process.h"
 

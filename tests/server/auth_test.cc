@@ -1,4 +1,4 @@
-#include "safe-server/auth.h"
+#include "safe-server/service/auth.h"
 
 #include "common/secret.h"
 

@@ -1,8 +1,8 @@
-// BackupService's rules for versions and conditional uploads (issue 16), over a SealedStore on a
-// MemoryStore (as the server runs it, minus the disk) and a FakeClock. The HTTP side is in
+// BackupService's rules (sizes, retention, versions and conditional uploads), over a SealedStore on
+// a MemoryStore (as the server runs it, minus the disk) and a FakeClock. The HTTP side is in
 // handlers_test.cc, the stores' side in tests/storage/backup_store_suite.h.
 
-#include "safe-server/backup_service.h"
+#include "safe-server/service/backup_service.h"
 
 #include <gtest/gtest.h>
 
@@ -63,6 +63,54 @@ TEST_F(BackupServiceTest, KeepsTheConfiguredNumberOfPreviousUploads) {
   EXPECT_EQ(counts->backups, 1u);
   EXPECT_EQ(counts->versions, 3u);
   EXPECT_EQ(counts->version_bytes, 3u * 8);
+}
+
+// The size rule lives in CheckUploadSize alone; the handlers ask it of a declared Content-Length.
+TEST_F(BackupServiceTest, TheSizeRuleAcceptsOneToMaxBackupBytes) {
+  EXPECT_TRUE(service_.CheckUploadSize(1).ok());
+  EXPECT_TRUE(service_.CheckUploadSize(1000).ok());
+  Status empty = service_.CheckUploadSize(0);
+  EXPECT_TRUE(empty.IsInvalidArgument()) << empty.ToString();
+  EXPECT_EQ(empty.message(), "the backup is empty");
+  Status large = service_.CheckUploadSize(1001);
+  EXPECT_TRUE(large.IsTooLarge()) << large.ToString();
+  EXPECT_EQ(large.message(), "the backup is larger than maxBackupBytes");
+}
+
+TEST_F(BackupServiceTest, AnUploadBreakingTheSizeRuleLeavesTheStoredBackupAlone) {
+  const BackupId id = IdFor(7);
+  ASSERT_TRUE(service_.Upload(id, "kept").ok());
+  EXPECT_TRUE(service_.Upload(id, "").status().IsInvalidArgument());
+  EXPECT_TRUE(service_.Upload(id, std::string(1001, 'x')).status().IsTooLarge());
+  EXPECT_EQ(service_.Download(id)->blob, "kept");
+  EXPECT_TRUE(service_.ListVersions(id)->empty());  // the refused uploads replaced nothing
+  EXPECT_TRUE(service_.Upload(IdFor(8), "").status().IsInvalidArgument());
+  EXPECT_TRUE(service_.Stat(IdFor(8)).status().IsNotFound());
+}
+
+TEST_F(BackupServiceTest, ABackupIsGoneOnItsDeletionDayBeforeTheSweep) {
+  const BackupId id = IdFor(9);
+  ASSERT_EQ(*service_.Upload(id, "blob"), storage::PutOutcome::kCreated);
+  EXPECT_EQ(*service_.Upload(id, "blob 2"), storage::PutOutcome::kReplaced);
+  auto info = service_.Stat(id);
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(service_.DeletionDay(*info), kToday + 31);
+  clock_.Advance(30);  // the last day it is kept
+  EXPECT_TRUE(service_.Download(id).ok());
+  clock_.Advance(1);  // its deletion day: gone for every reader, though not swept yet
+  EXPECT_TRUE(service_.Download(id).status().IsNotFound());
+  EXPECT_TRUE(service_.Stat(id).status().IsNotFound());
+  EXPECT_TRUE(service_.Remove(id).IsNotFound());
+  EXPECT_EQ(service_.CountExpiring()->backups, 0u);
+  EXPECT_EQ(*service_.ExpireOld(), 1u);
+  EXPECT_EQ(*service_.ExpireOld(), 0u);
+}
+
+TEST_F(BackupServiceTest, RemoveOfAnAbsentBackupIsNotFound) {
+  EXPECT_TRUE(service_.Remove(IdFor(10)).IsNotFound());
+  ASSERT_TRUE(service_.Upload(IdFor(10), "x").ok());
+  EXPECT_TRUE(service_.Remove(IdFor(10)).ok());
+  EXPECT_TRUE(service_.Download(IdFor(10)).status().IsNotFound());
 }
 
 class NoVersionsTest : public BackupServiceTest {

@@ -2,7 +2,7 @@
 // rest-server tests: tables of request -> expected answer, against a MemoryStore wrapped in a
 // counter so tests can show when storage is never touched.
 
-#include "safe-server/handlers.h"
+#include "safe-server/app/handlers.h"
 
 #include <gtest/gtest.h>
 
@@ -13,7 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "safe-server/http_connection.h"
+#include "safe-server/http/http_connection.h"
 #include "storage/memory_store.h"
 #include "tests/server/http_test_util.h"
 

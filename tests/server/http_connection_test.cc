@@ -2,7 +2,7 @@
 // Debian's Pistache that this layer exists to avoid (keep-alive, Expect: 100-continue, HEAD,
 // refusing a body by its Content-Length) and the timeouts, with an injected clock.
 
-#include "safe-server/http_connection.h"
+#include "safe-server/http/http_connection.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "safe-server/http_connection.h"
+#include "safe-server/http/http_connection.h"
 
 namespace safe::server::testing {
 

@@ -11,7 +11,7 @@
 #include <random>
 #include <sstream>
 
-#include "safe-server/server_key.h"
+#include "safe-server/service/server_key.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
 #include "tests/server/e2e_util.h"

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "safe-server/auth.h"
+#include "safe-server/service/auth.h"
 #include "tests/server/e2e_util.h"
 #include "tests/support/server_process.h"
 

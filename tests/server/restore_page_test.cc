@@ -3,7 +3,7 @@
 // HttpConnection against a store that fails the test if it is ever asked anything, with auth on
 // and the guess budget spent.
 
-#include "safe-server/restore_page.h"
+#include "safe-server/app/restore_page.h"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@
 #include <regex>
 #include <string>
 
-#include "safe-server/handlers.h"
-#include "safe-server/http_connection.h"
+#include "safe-server/app/handlers.h"
+#include "safe-server/http/http_connection.h"
 #include "tests/server/http_test_util.h"
 
 namespace safe::server {

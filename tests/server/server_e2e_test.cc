@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "safe-server/auth.h"
+#include "safe-server/service/auth.h"
 #include "tests/server/e2e_util.h"
 #include "tests/support/server_process.h"
 
@@ -632,7 +632,7 @@ TEST_F(ServerE2eTlsTest, PlainHttpToTheTlsPortFails) {
 
 // Regression test: Debian's Pistache 0.0.5 listener runs the TLS handshake (SSL_accept) blocking
 // on its one accept thread, so a TCP connection that never sends a ClientHello stopped the server
-// from accepting anyone else (safe-server/acceptor.h).
+// from accepting anyone else (safe-server/http/acceptor.h).
 TEST_F(ServerE2eTlsTest, SilentTcpConnectionDoesNotBlockOtherTlsClients) {
   std::vector<std::unique_ptr<RawConnection>> stuck;
   for (int i = 0; i < 20; ++i) {

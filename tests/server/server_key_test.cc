@@ -1,7 +1,7 @@
 // LoadOrCreateServerKey (issue 4): where the server key comes from, when one is created, and
 // the KEYCHECK that refuses a key that does not belong to the data.
 
-#include "safe-server/server_key.h"
+#include "safe-server/service/server_key.h"
 
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -431,6 +431,31 @@ TEST_F(ServerKeyTest, ACredentialStartsANewStoreWhenNothingWasThere) {
   WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
   fs::rename(data_dir_, data_dir_ + ".old");
   ExpectRefused(options, data_dir_ + ".old", {&key});
+}
+
+// The key check of a shared store (a RADOS pool): the first key is recorded, the same key passes,
+// another key is refused, and a store that cannot be asked is an IOError (not a pass).
+TEST(SharedKeyCheckTest, RecordsTheFirstKeyAndRefusesAnother) {
+  std::string stored;  // the pool's value; empty: none yet
+  int calls = 0;
+  auto pool = [&](const std::string& check) -> Result<std::string> {
+    ++calls;
+    if (stored.empty()) stored = check;
+    return stored;
+  };
+  EXPECT_TRUE(VerifySharedKeyCheck(FixedKey(1), pool).ok());
+  EXPECT_EQ(stored, storage::SealedStore::KeyCheck(FixedKey(1)));
+  EXPECT_TRUE(VerifySharedKeyCheck(FixedKey(1), pool).ok());
+  Status other = VerifySharedKeyCheck(FixedKey(2), pool);
+  EXPECT_TRUE(other.IsFailedPrecondition()) << other.ToString();
+  EXPECT_EQ(other.message(),
+            "sealed with another server key (its keycheck differs): refusing to start");
+  EXPECT_EQ(stored, storage::SealedStore::KeyCheck(FixedKey(1)));  // the record is kept
+  EXPECT_EQ(calls, 3);
+  Status down = VerifySharedKeyCheck(FixedKey(1), [](const std::string&) -> Result<std::string> {
+    return Status::IOError("the cluster does not answer");
+  });
+  EXPECT_TRUE(down.IsIOError()) << down.ToString();
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "safe-server/throttle.h"
+#include "safe-server/service/throttle.h"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-#include "safe-server/token_auth.h"
+#include "safe-server/service/token_auth.h"
 
 #include <gtest/gtest.h>
 
-#include "safe-server/request_auth.h"
+#include "safe-server/app/request_auth.h"
 #include "tests/support/server_process.h"
 
 #include <fstream>

@@ -1,6 +1,6 @@
 // WorkPool: every task runs, each client's in order, and clients take turns.
 
-#include "safe-server/work_pool.h"
+#include "safe-server/http/work_pool.h"
 
 #include <gtest/gtest.h>
 

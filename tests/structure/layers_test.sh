@@ -34,9 +34,9 @@ allowed() {
 
 allowed rocksdb 'storage/*.cc'
 allowed rados 'storage/*.cc'
-allowed pistache 'safe-server/*.cc'
-allowed openssl 'safe-server/*.cc' 'storage/sealed_store*.cc' 'crypto/*.cc'
-allowed argon2 'crypto/*.cc' 'safe-server/*.cc'
+allowed pistache 'safe-server/http/*.cc'
+allowed openssl 'safe-server/http/*.cc' 'storage/sealed_store*.cc' 'crypto/*.cc'
+allowed argon2 'crypto/*.cc' 'safe-server/service/*.cc'
 allowed curl 'safe-client/*.cc'
 
 # Headers are the manual: none pulls a third-party library's headers into its readers.
@@ -59,6 +59,30 @@ for file in $(find safe-server safe-admin -type f \( -name '*.cc' -o -name '*.h'
   $(find safe-server -type f \( -name '*.cc' -o -name '*.h' \) |
     xargs grep -l -E '^#include "safe-admin/' 2>/dev/null); do
   echo "layers: $file includes a header of another binary" >&2
+  fail=1
+done
+
+# The server's rooms (issue 15, item 3): http/ and service/ know nothing of each other, of app/ or
+# of the settings (config.h); app/ may use both; safe-admin uses service/ alone.
+# forbid DIR PATTERN WHY: no file under DIR includes a header matching the extended regex.
+forbid() {
+  for file in $(find "$1" -type f \( -name '*.cc' -o -name '*.h' \) |
+    xargs grep -l -E "^#include \"($2)" 2>/dev/null); do
+    echo "layers: $file includes $(grep -h -o -E "^#include \"($2)[^\"]*" "$file" | head -1 |
+      cut -c11-); $3" >&2
+    fail=1
+  done
+}
+forbid safe-server/http 'safe-server/(service|app)/|safe-server/config\.h' \
+  'http/ knows nothing of the service, the app or the settings'
+forbid safe-server/service 'safe-server/(http|app)/|safe-server/config\.h' \
+  'service/ knows nothing of HTTP, the app or the settings'
+forbid safe-server/app 'safe-server/config\.h' 'app/ gets its options, not the settings'
+forbid safe-admin 'safe-server/(http|app)/|safe-server/config\.h' \
+  'safe-admin links the service alone'
+for file in $(find safe-server -maxdepth 1 -type f \( -name '*.cc' -o -name '*.h' \) |
+  grep -v -E '^safe-server/(main\.cc|config\.(cc|h))$'); do
+  echo "layers: $file is outside the rooms (http/, service/, app/); only main.cc and config.* are" >&2
   fail=1
 done
 
