@@ -22,7 +22,7 @@
 
 #include "common/secret.h"
 #include "crypto/access_token.h"
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

@@ -22,7 +22,7 @@
 #include "safe-server/service/token_auth.h"
 #include "storage/access_store.h"
 #include "storage/memory_store.h"
-#include "tests/server/http_test_util.h"
+#include "tests/support/http_test_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::server {

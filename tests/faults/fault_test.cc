@@ -33,7 +33,7 @@
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
 #include "tests/faults/fault_util.h"
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

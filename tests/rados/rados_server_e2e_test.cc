@@ -24,7 +24,7 @@
 
 #include "gtest/gtest.h"
 #include "tests/rados/rados_test_util.h"
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

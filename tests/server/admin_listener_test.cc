@@ -8,7 +8,7 @@
 #include <regex>
 #include <string>
 
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

@@ -29,7 +29,7 @@
 #include <thread>
 #include <vector>
 
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

@@ -15,7 +15,7 @@
 
 #include "safe-server/http/http_connection.h"
 #include "storage/memory_store.h"
-#include "tests/server/http_test_util.h"
+#include "tests/support/http_test_util.h"
 
 namespace safe::server {
 namespace {

@@ -8,7 +8,7 @@
 
 #include <atomic>
 
-#include "tests/server/http_test_util.h"
+#include "tests/support/http_test_util.h"
 
 namespace safe::server {
 namespace {

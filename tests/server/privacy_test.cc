@@ -14,7 +14,7 @@
 #include "safe-server/service/server_key.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

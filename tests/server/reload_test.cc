@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "safe-server/service/auth.h"
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

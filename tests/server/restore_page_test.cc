@@ -14,7 +14,7 @@
 
 #include "safe-server/app/handlers.h"
 #include "safe-server/http/http_connection.h"
-#include "tests/server/http_test_util.h"
+#include "tests/support/http_test_util.h"
 
 namespace safe::server {
 namespace {

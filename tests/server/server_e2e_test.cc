@@ -23,7 +23,7 @@
 
 #include "gtest/gtest.h"
 #include "safe-server/service/auth.h"
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {

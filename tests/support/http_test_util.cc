@@ -1,64 +1,11 @@
-// In-process HTTP test helpers: a ConnectionIo that records what the connection writes, and a
-// parser (Debian's http-parser in response mode) that splits those bytes into answers.
-
-#pragma once
+#include "tests/support/http_test_util.h"
 
 #include <http_parser.h>
 
-#include <string>
-#include <vector>
-
-#include "safe-server/http/http_connection.h"
-
 namespace safe::server::testing {
 
-struct Wire {
-  std::string out;
-  bool closed_write = false;
-  bool aborted = false;
-  int writes = 0;
-};
-
-// Completes every write at once (ConnectionIo allows done() before Write returns).
-class FakeIo final : public ConnectionIo {
- public:
-  explicit FakeIo(Wire* wire) : wire_(wire) {}
-  void Write(std::string bytes, std::function<void(bool)> done) override {
-    wire_->out += bytes;
-    ++wire_->writes;
-    done(!wire_->aborted);
-  }
-  void CloseWrite() override { wire_->closed_write = true; }
-  void Abort() override { wire_->aborted = true; }
-
- private:
-  Wire* wire_;
-};
-
-struct ParsedResponse {
-  int status = 0;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-  std::string Header(const std::string& name) const {
-    for (const auto& [n, v] : headers) {
-      if (strcasecmp(n.c_str(), name.c_str()) == 0) return v;
-    }
-    return "";
-  }
-  bool HasHeader(const std::string& name) const {
-    for (const auto& [n, v] : headers) {
-      if (strcasecmp(n.c_str(), name.c_str()) == 0) return true;
-    }
-    return false;
-  }
-};
-
-// Splits `wire` into answers. head[i] says whether answer i answers a HEAD (no body follows
-// its headers); answers past head's end are taken as not HEAD. 1xx answers are included.
-// Stops at the first malformed byte (`*complete` false then).
-inline std::vector<ParsedResponse> ParseResponses(const std::string& wire,
-                                                  const std::vector<bool>& head = {},
-                                                  bool* complete = nullptr) {
+std::vector<ParsedResponse> ParseResponses(const std::string& wire, const std::vector<bool>& head,
+                                           bool* complete) {
   struct State {
     std::vector<ParsedResponse> responses;
     ParsedResponse current;

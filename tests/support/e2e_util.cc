@@ -1,4 +1,4 @@
-#include "tests/server/e2e_util.h"
+#include "tests/support/e2e_util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
