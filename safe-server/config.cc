@@ -441,7 +441,11 @@ const std::vector<Setting>& Settings() {
       // At least max-backup-bytes: CheckTogether.
       {"max-body-memory", "BYTES", Number(&C::max_body_memory, 1, 1ull << 40),
        "Most bytes of request bodies in memory at once, all connections together; an upload "
-       "beyond it is answered 503 (max-backup-bytes to 1 TiB)"},
+       "beyond it waits in an encrypted, unlinked file in data-dir (max-body-disk) "
+       "(max-backup-bytes to 1 TiB)"},
+      {"max-body-disk", "BYTES", Number(&C::max_body_disk, 0, 1ull << 40),
+       "Most bytes of request bodies waiting in files when max-body-memory is full; an upload "
+       "beyond both is answered 503 (0 = no files: 503 at once; up to 1 TiB)"},
       {"sweep-interval", "SECONDS", Seconds(&C::sweep_interval, 60, 86400),
        "How often expired backups are deleted (60 to 86400)"},
       {"key-file", "PATH", Text(&C::key_file),

@@ -66,9 +66,12 @@ struct ServerConfig {
   uint32_t max_connections = 4096;
   // Most bytes of a request line and its headers; more is answered 431.
   uint32_t max_header_bytes = 16384;
-  // Most bytes of request bodies held in memory by all connections together; an upload that
-  // does not fit is answered 503 with Retry-After. At least max_backup_bytes.
-  uint64_t max_body_memory = 256 << 20;
+  // Most bytes of request bodies held in memory by all connections together; a body that does
+  // not fit waits in a file (max_body_disk). At least max_backup_bytes.
+  uint64_t max_body_memory = 16 << 20;
+  // Most bytes of request bodies waiting in unlinked, encrypted files in data_dir (issue 14); an
+  // upload that fits neither is answered 503 with Retry-After. 0: no files.
+  uint64_t max_body_disk = 1ull << 30;
   // How often the retention sweep runs.
   std::chrono::seconds sweep_interval{3600};
   // The server key (32 bytes) that seals stored backups. Empty: "<data-dir>.key", a file beside
@@ -110,7 +113,9 @@ struct ServerConfig {
   // 32 MiB: with 1,000,000 backups stored, GET ran 0.56x of its 10,000-stored rate with it and
   // 0.38x with 8 MiB (docs/performance.md, "Growth").
   uint64_t block_cache_bytes = 32 << 20;
-  uint64_t write_buffer_bytes = 16 << 20;
+  // 8 MiB: the blobs' memtables (up to three of them while one flushes) hold whole blobs, the
+  // largest part of the memory under uploads (issue 14, docs/performance.md, "Memory").
+  uint64_t write_buffer_bytes = 8 << 20;
 };
 
 // What ParseServerConfig decided.

@@ -520,7 +520,12 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
   const uint64_t client = decided->client.value_or(0);
   pool_.Post(client, [this, request = std::move(request), decided = std::move(decided),
                       respond = std::move(respond), started]() mutable {
-    HttpResponse response = Handle(request, *decided);
+    // A body that waited in a file (the memory budget was full) is read back here, on the pool:
+    // at most one body per pool thread is in memory beyond the budget.
+    Status loaded = request.LoadBody();
+    if (!loaded.ok()) LogError(loaded.ToString());
+    HttpResponse response =
+        loaded.ok() ? Handle(request, *decided) : HttpResponse::Text(500, "internal server error");
     request.headers.Wipe("Authorization");  // checked (or refused) by Handle
     Observe(request, static_cast<int>(decided->route.kind), response, started);
     respond(std::move(response));

@@ -7,6 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "common/log.h"
+#include "safe-server/http/body_file.h"
+
 namespace safe::server {
 
 namespace {
@@ -167,15 +170,63 @@ HttpResponse HttpConnection::BusyResponse() {
   return busy;
 }
 
+namespace {
+bool HasRoom(const BodyBudget* budget, uint64_t bytes) {
+  return bytes <= budget->limit() && budget->used() <= budget->limit() - bytes;
+}
+}  // namespace
+
 bool HttpConnection::BudgetHasRoomFor(uint64_t bytes) const {
-  const BodyBudget* budget = limits_.body_budget;
-  return budget == nullptr ||
-         (bytes <= budget->limit() && budget->used() <= budget->limit() - bytes);
+  if (limits_.body_budget == nullptr || HasRoom(limits_.body_budget, bytes)) return true;
+  return !limits_.spill_dir.empty() && limits_.spill_budget != nullptr &&
+         HasRoom(limits_.spill_budget, bytes);
 }
 
-bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
-  if (bytes <= body_share_.bytes() || body_share_.Resize(bytes)) return true;
+void HttpConnection::ClearBodySharesLocked() {
+  body_share_.Clear();
+  spill_share_.Clear();
+}
+
+uint64_t HttpConnection::BodySizeLocked() const {
+  return request_.body_file ? request_.body_file->size() : request_.body.size();
+}
+
+bool HttpConnection::ReserveBodyLocked(uint64_t size, uint64_t want) {
+  if (request_.body_file) {
+    if (size <= spill_share_.bytes() || spill_share_.Resize(want)) return true;
+  } else if (size <= body_share_.bytes() || body_share_.Resize(want) || SpillLocked(want)) {
+    return true;
+  }
   refusal_ = BusyResponse();
+  return false;
+}
+
+bool HttpConnection::SpillLocked(uint64_t want) {
+  if (limits_.spill_dir.empty() || limits_.spill_budget == nullptr) return false;
+  if (!spill_share_.Resize(want)) return false;
+  Result<std::unique_ptr<BodyFile>> file = BodyFile::Create(limits_.spill_dir);
+  Status written =
+      file.ok() ? (*file)->Append(request_.body.data(), request_.body.size()) : file.status();
+  if (!written.ok()) {
+    spill_share_.Clear();
+    LogError(written.ToString());  // names no request: a path of ours and an errno
+    return false;
+  }
+  request_.body_file = std::move(*file);
+  std::string().swap(request_.body);  // its memory goes back now
+  body_share_.Clear();
+  return true;
+}
+
+bool HttpConnection::AppendBodyLocked(const char* at, size_t len) {
+  if (!request_.body_file) {
+    request_.body.append(at, len);
+    return true;
+  }
+  Status s = request_.body_file->Append(at, len);
+  if (s.ok()) return true;
+  LogError(s.ToString());
+  refusal_ = HttpResponse::Text(500, "internal server error");
   return false;
 }
 
@@ -184,8 +235,61 @@ bool HttpConnection::ReserveBodyLocked(uint64_t bytes) {
 constexpr uint64_t kFreePendingBytes = 16 * 1024;
 
 bool HttpConnection::SyncPendingLocked() {
+  if (pending_file_) return pending_spill_share_.Resize(pending_file_->size());
   const uint64_t size = pending_.size();
   return pending_share_.Resize(size > kFreePendingBytes ? size - kFreePendingBytes : 0);
+}
+
+uint64_t HttpConnection::PendingSizeLocked() const {
+  return pending_file_ ? pending_file_->size() : pending_.size();
+}
+
+bool HttpConnection::AppendPendingLocked(const char* data, size_t len) {
+  if (!pending_file_) {
+    pending_.append(data, len);
+    return true;
+  }
+  Status s = pending_file_->Append(data, len);
+  if (!s.ok()) LogError(s.ToString());
+  return s.ok();
+}
+
+bool HttpConnection::SpillPendingLocked() {
+  if (pending_file_ || limits_.spill_dir.empty() || limits_.spill_budget == nullptr) return false;
+  if (!pending_spill_share_.Resize(pending_.size())) return false;
+  Result<std::unique_ptr<BodyFile>> file = BodyFile::Create(limits_.spill_dir);
+  Status written = file.ok() ? (*file)->Append(pending_.data(), pending_.size()) : file.status();
+  if (!written.ok()) {
+    pending_spill_share_.Clear();
+    LogError(written.ToString());
+    return false;
+  }
+  pending_file_ = std::move(*file);
+  std::string().swap(pending_);
+  pending_share_.Clear();
+  return true;
+}
+
+std::string HttpConnection::TakePendingLocked() {
+  std::string taken;
+  if (pending_file_) {
+    // Read back on this thread: at most one such buffer per network thread at a time, and the
+    // body bytes in it go through OnBody's budget (and to a file again) as they are parsed.
+    Result<std::string> loaded = pending_file_->ReadAll();
+    if (loaded.ok()) taken = std::move(*loaded);
+    if (!loaded.ok()) LogError(loaded.status().ToString());
+  } else {
+    taken = std::move(pending_);
+  }
+  ClearPendingLocked();
+  return taken;
+}
+
+void HttpConnection::ClearPendingLocked() {
+  pending_.clear();
+  pending_file_.reset();
+  pending_share_.Clear();
+  pending_spill_share_.Clear();
 }
 
 void HttpConnection::ResetParserLocked() {
@@ -219,20 +323,18 @@ void HttpConnection::OnInput(const char* data, size_t len) {
       case State::kWriting:
         if (discard_input_) {
           // The body of a request answered without it: never read, never buffered.
-        } else if (pending_.size() + len > limits_.max_pipelined_bytes) {
+        } else if (PendingSizeLocked() + len > limits_.max_pipelined_bytes ||
+                   !AppendPendingLocked(data, len)) {
           out.abort = true;
           state_ = State::kClosing;
-        } else {
-          pending_.append(data, len);
         }
         break;
       case State::kReading:
-        if (pending_.empty()) {
+        if (PendingSizeLocked() == 0) {
           out.dispatch = ParseLocked(data, len, out);
         } else {
-          pending_.append(data, len);
-          std::string buffered = std::move(pending_);
-          pending_.clear();
+          std::string buffered = TakePendingLocked();
+          buffered.append(data, len);
           out.dispatch = ParseLocked(buffered.data(), buffered.size(), out);
         }
         break;
@@ -244,10 +346,13 @@ void HttpConnection::OnInput(const char* data, size_t len) {
 
 void HttpConnection::ChargePendingOrAbortLocked(Outbox& out) {
   if (SyncPendingLocked()) return;
-  // The budget has no room for what this client sent ahead of its answers: drop the connection
-  // (as when it sends more than max_pipelined_bytes ahead).
-  pending_.clear();
-  pending_share_.Clear();
+  // No room in memory for what this client sent ahead of its answer (a keep-alive client sends
+  // its next upload as soon as it has read the answer, often before the write's completion is
+  // seen here): it waits in a file, as a body would.
+  if (SpillPendingLocked()) return;
+  // No room there either: drop the connection (as when it sends more than max_pipelined_bytes
+  // ahead).
+  ClearPendingLocked();
   out.dispatch.reset();
   out.abort = true;
   state_ = State::kClosing;
@@ -267,7 +372,7 @@ std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t 
   if (answer_without_body_) {
     // The app wants the request without its body (HeadDecision::answer_without_body): whatever
     // follows the headers is dropped, and the connection closes after the answer.
-    pending_.clear();
+    ClearPendingLocked();
     discard_input_ = true;
     keep_alive_ = false;
     state_ = State::kProcessing;
@@ -280,7 +385,7 @@ std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t 
         refusal_
             ? std::move(*refusal_)
             : HttpResponse::Text(400, std::string("bad request: ") + http_errno_description(err));
-    pending_.clear();
+    ClearPendingLocked();
     QueueResponseLocked(std::move(answer), head_request_, /*close=*/true, out);
   }
   return std::nullopt;
@@ -288,7 +393,7 @@ std::optional<HttpRequest> HttpConnection::ParseLocked(const char* data, size_t 
 
 void HttpConnection::QueueResponseLocked(HttpResponse response, bool head, bool close,
                                          Outbox& out) {
-  body_share_.Clear();  // the app is done with the body (or it was refused)
+  ClearBodySharesLocked();  // the app is done with the body (or it was refused)
   close = close || response.close || draining_;
   close_after_write_ = close;
   state_ = State::kWriting;
@@ -326,7 +431,7 @@ void HttpConnection::OnResponse(HttpResponse response) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (state_ != State::kProcessing) {  // the connection went away meanwhile
-      body_share_.Clear();               // the app is done with the body
+      ClearBodySharesLocked();           // the app is done with the body
       return;
     }
     QueueResponseLocked(std::move(response), head_request_, !keep_alive_, out);
@@ -350,9 +455,8 @@ void HttpConnection::OnWritten(bool ok) {
       ResetParserLocked();
       state_ = State::kReading;
       deadline_ = now_() + limits_.idle_timeout;
-      if (!pending_.empty()) {
-        std::string buffered = std::move(pending_);
-        pending_.clear();
+      if (PendingSizeLocked() > 0) {
+        std::string buffered = TakePendingLocked();
         out.dispatch = ParseLocked(buffered.data(), buffered.size(), out);
       }
       ChargePendingOrAbortLocked(out);
@@ -366,11 +470,10 @@ void HttpConnection::OnDisconnected() {
     std::lock_guard<std::mutex> lock(mu_);
     // While the app works on the request its body is still in memory: its share goes back when
     // the app answers (OnResponse) or the connection is freed, not now.
-    if (state_ != State::kProcessing) body_share_.Clear();
+    if (state_ != State::kProcessing) ClearBodySharesLocked();
     state_ = State::kClosed;
     deadline_.reset();
-    pending_.clear();
-    pending_share_.Clear();
+    ClearPendingLocked();
   }
   io_->Closed();
 }
@@ -549,24 +652,23 @@ int HttpConnection::OnHeadersComplete(http_parser* p) {
 
 int HttpConnection::OnBody(http_parser* p, const char* at, size_t len) {
   auto* c = static_cast<HttpConnection*>(p->data);
-  if (c->request_.body.size() + len > c->max_body_) {
+  const uint64_t size = c->BodySizeLocked() + len;
+  if (size > c->max_body_) {
     c->refusal_ = BodyTooLarge();
     return -1;
   }
-  const uint64_t size = c->request_.body.size() + len;
-  if (size > c->body_share_.bytes()) {
+  if (size > (c->request_.body_file ? c->spill_share_ : c->body_share_).bytes()) {
     // The share follows the bytes that really arrived (in steps), never the length a client
     // merely declares: uploads that send one byte and stall hold one step each, not their whole
     // Content-Length (found in review: 18 addresses x 30 such uploads held the default budget).
     const uint64_t step_end = (size + kBodyReserveStep - 1) / kBodyReserveStep * kBodyReserveStep;
     const uint64_t want = std::min<uint64_t>(c->declared_length_.value_or(c->max_body_), step_end);
-    if (!c->ReserveBodyLocked(want)) return -1;
-    if (c->declared_length_ && c->request_.body.empty()) {
+    if (!c->ReserveBodyLocked(size, want)) return -1;
+    if (c->declared_length_ && c->request_.body.empty() && !c->request_.body_file) {
       c->request_.body.reserve(*c->declared_length_);  // address space; pages come as bytes do
     }
   }
-  c->request_.body.append(at, len);
-  return 0;
+  return c->AppendBodyLocked(at, len) ? 0 : -1;
 }
 
 int HttpConnection::OnMessageComplete(http_parser* p) {

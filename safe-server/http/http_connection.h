@@ -38,6 +38,7 @@
 #include <optional>
 #include <string>
 
+#include "safe-server/http/body_file.h"
 #include "safe-server/http/http_message.h"
 
 namespace safe::server {
@@ -110,7 +111,14 @@ struct HttpLimits {
   // is answered 503 with Retry-After and the connection closed, before more of its body is read
   // (with `Expect: 100-continue`, instead of the 100). A request holds its share until its
   // answer is queued (or the connection ends; while the app works on it, until the app answers).
+  // With spilling on (below), a body that does not fit goes to a file instead of the 503.
   BodyBudget* body_budget = nullptr;
+  // Spilling (body_file.h): bodies that do not fit body_budget wait in unlinked, encrypted files
+  // in spill_dir, their bytes counted against spill_budget as they arrive (the whole body
+  // moves to the file when it no longer fits in memory). Only when spill_budget is full too is
+  // the request answered 503. Off when spill_dir is empty or spill_budget null.
+  std::string spill_dir;
+  BodyBudget* spill_budget = nullptr;
 };
 
 // The transport under a connection.
@@ -194,16 +202,32 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   static int OnBody(http_parser* p, const char* at, size_t len);
   static int OnMessageComplete(http_parser* p);
   int CountHeaderBytes(size_t len);
-  // Grows body_share_ to at least `bytes`; false (and a 503 refusal set) when the budget has
-  // no room.
-  bool ReserveBodyLocked(uint64_t bytes);
-  // Whether the budget could take `bytes` now (nothing is taken).
+  // Makes room for the body to grow to `size` bytes (`want` reserved, in steps): in memory while
+  // body_budget has room, else in a BodyFile. False (and a 503 refusal set) when neither has.
+  bool ReserveBodyLocked(uint64_t size, uint64_t want);
+  // Moves the body to a new BodyFile with `want` bytes of spill_budget; false when spilling is
+  // off, the spill budget has no room or the file cannot be made.
+  bool SpillLocked(uint64_t want);
+  // Appends to the body, in memory or in its file; false (and a 500 refusal set) on a write error.
+  bool AppendBodyLocked(const char* at, size_t len);
+  uint64_t BodySizeLocked() const;
+  // Whether memory or the spill files could take `bytes` now (nothing is taken).
   bool BudgetHasRoomFor(uint64_t bytes) const;
+  // Gives back the body's shares of both budgets.
+  void ClearBodySharesLocked();
   static HttpResponse BusyResponse();
   // Makes pending_share_ match pending_ beyond a small free allowance: bytes of a next
   // request buffered while one is answered are held in memory too. False (nothing more taken)
   // when the budget has no room for them.
   bool SyncPendingLocked();
+  // The pipelined bytes: their size, appending to them (false on a file error), moving them to
+  // a BodyFile when memory has no room (false when that cannot be done either), taking them all
+  // (read back from the file if there is one) and dropping them.
+  uint64_t PendingSizeLocked() const;
+  bool AppendPendingLocked(const char* data, size_t len);
+  bool SpillPendingLocked();
+  std::string TakePendingLocked();
+  void ClearPendingLocked();
   void ChargePendingOrAbortLocked(Outbox& out);
   void FinishHeaderField();
 
@@ -221,6 +245,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool close_after_write_ = false;     // GUARDED_BY(mu_)
   std::string pending_;                // GUARDED_BY(mu_): received, not yet parsed
   BudgetShare pending_share_{limits_.body_budget};  // GUARDED_BY(mu_): for pending_
+  std::unique_ptr<BodyFile> pending_file_;          // GUARDED_BY(mu_): pending_ when it had no room
+  BudgetShare pending_spill_share_{limits_.spill_budget};  // GUARDED_BY(mu_): for pending_file_
 
   // Parser state, GUARDED_BY(mu_).
   http_parser parser_;
@@ -230,7 +256,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool in_value_ = false;
   size_t header_bytes_ = 0;
   uint64_t max_body_ = 0;
-  BudgetShare body_share_{limits_.body_budget};  // for request_'s body
+  BudgetShare body_share_{limits_.body_budget};    // for request_'s body in memory
+  BudgetShare spill_share_{limits_.spill_budget};  // for request_'s body in a file
   bool message_complete_ = false;
   bool keep_alive_ = false;
   std::optional<HttpResponse> refusal_;

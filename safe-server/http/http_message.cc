@@ -3,6 +3,7 @@
 #include <strings.h>
 
 #include "common/secret.h"
+#include "safe-server/http/body_file.h"
 
 namespace safe::server {
 
@@ -107,6 +108,15 @@ const char* ReasonPhrase(int status) {
     default:
       return "Unknown";
   }
+}
+
+Status HttpRequest::LoadBody() {
+  if (body_file == nullptr) return Status::OK();
+  Result<std::string> loaded = body_file->ReadAll();
+  body_file.reset();  // the file is gone with its last holder
+  if (!loaded.ok()) return loaded.status();
+  body = std::move(*loaded);
+  return Status::OK();
 }
 
 }  // namespace safe::server

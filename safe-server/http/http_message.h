@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/status.h"
+
 namespace safe::server {
 
 enum class HttpMethod { kGet, kHead, kPut, kDelete, kPost, kOptions, kOther };
@@ -48,16 +50,25 @@ class RequestContext {
   virtual ~RequestContext() = default;
 };
 
+class BodyFile;  // body_file.h
+
 struct HttpRequest {
   HttpMethod method = HttpMethod::kOther;
   std::string path;   // the request target without its query string, as sent (not decoded)
   std::string query;  // after '?', may be empty
   HttpHeaders headers;
   std::string body;
+  // Set instead of `body` when the body waits in a file (body_file.h: the memory budget was
+  // full). LoadBody() brings it into `body`; call it on the thread that handles the request.
+  std::shared_ptr<BodyFile> body_file;
   // The peer's address, kept in memory only (for throttling); never logged or stored.
   std::string peer_address;
   // From HeadDecision::context; may be null.
   std::shared_ptr<RequestContext> context;
+
+  // Moves a body waiting in body_file into `body` (nothing to do without one). IOError when the
+  // file cannot be read back; the request must then be answered 500.
+  Status LoadBody();
 };
 
 struct HttpResponse {
