@@ -46,6 +46,10 @@ namespace {
 
 // Storage calls run here; enough threads that concurrent synced writes form commit groups.
 constexpr int kStorageThreads = 16;
+// Body bytes the storage threads work on at once (SafeApp's upload gate): each upload is about
+// three copies of its body while it is sealed and written. 16 threads x 512 KiB x 3 was 24 MiB;
+// eight 512 KiB uploads at once still keep the disk busy, and 64 KiB uploads never wait.
+constexpr uint64_t kUploadGateBytes = 4 << 20;
 // How long requests under way may take to finish after SIGTERM.
 constexpr std::chrono::seconds kShutdownGrace{10};
 
@@ -354,6 +358,8 @@ int Run(const ServerConfig& config) {
     // still runs at shutdown give their share back to it.
     BodyBudget body_budget(config.max_body_memory);
     BodyBudget spill_budget(config.max_body_disk);  // and those waiting in files
+    // Bodies the pool reads back, seals and writes at once: 8 uploads of 512 KiB, 64 of 64 KiB.
+    ByteGate upload_gate(std::max<uint64_t>(kUploadGateBytes, config.max_backup_bytes));
     WorkPool pool(kStorageThreads);
     AppObservers observers;
     observers.metrics = &metrics;
@@ -362,7 +368,7 @@ int Run(const ServerConfig& config) {
     WebOptions web;
     web.restore_page = config.restore_page;
     web.cors_origins = config.cors_origins;
-    SafeApp app(service, pool, (*auth)->Hooks(), &throttle, observers, web);
+    SafeApp app(service, pool, (*auth)->Hooks(), &throttle, observers, web, &upload_gate);
 
     HttpServerOptions http;
     http.limits.body_budget = &body_budget;

@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "crypto/access_token.h"
 #include "safe-server/app/restore_page.h"
+#include "safe-server/http/body_file.h"
 
 namespace safe::server {
 
@@ -253,14 +254,15 @@ std::string HttpDateOfDay(Day day) {
 }
 
 SafeApp::SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth, ClientThrottle* throttle,
-                 AppObservers observers, WebOptions web)
+                 AppObservers observers, WebOptions web, ByteGate* upload_gate)
     : service_(service),
       pool_(pool),
       auth_(std::move(auth)),
       throttle_(throttle),
       observers_(observers),
       config_body_(ConfigBody(service.options())),
-      web_(std::move(web)) {}
+      web_(std::move(web)),
+      upload_gate_(upload_gate) {}
 
 // The decision taken when a request's headers arrived, carried to its handler.
 struct SafeRequest final : public RequestContext {
@@ -520,8 +522,12 @@ void SafeApp::OnRequest(HttpRequest request, Responder respond) {
   const uint64_t client = decided->client.value_or(0);
   pool_.Post(client, [this, request = std::move(request), decided = std::move(decided),
                       respond = std::move(respond), started]() mutable {
-    // A body that waited in a file (the memory budget was full) is read back here, on the pool:
-    // at most one body per pool thread is in memory beyond the budget.
+    // A body that waited in a file (the memory budget was full) is read back here, on the pool,
+    // once the gate lets it: the bodies being read back, sealed and written at once are bounded.
+    const uint64_t body_bytes = request.body_file ? request.body_file->size() : request.body.size();
+    ByteGate::Pass pass = upload_gate_ != nullptr && body_bytes > 0
+                              ? upload_gate_->Acquire(body_bytes)
+                              : ByteGate::Pass();
     Status loaded = request.LoadBody();
     if (!loaded.ok()) LogError(loaded.ToString());
     HttpResponse response =

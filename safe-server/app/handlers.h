@@ -91,10 +91,14 @@ struct SafeRequest;  // handlers.cc: the decision taken at the headers
 
 class SafeApp final : public HttpApp {
  public:
-  // `service`, `pool` and `throttle` (if given) must outlive the app. auth.check empty: no
-  // authentication. throttle nullptr: no per-client budgets.
+  // `service`, `pool`, `throttle` and `upload_gate` (if given) must outlive the app. auth.check
+  // empty: no authentication. throttle nullptr: no per-client budgets. upload_gate: bounds the
+  // body bytes the pool works on at once (a body is read back, sealed and written: about three
+  // copies of it), so memory does not grow with the pool's threads times the body size;
+  // nullptr: no bound.
   SafeApp(BackupService& service, WorkPool& pool, AuthHooks auth,
-          ClientThrottle* throttle = nullptr, AppObservers observers = {}, WebOptions web = {});
+          ClientThrottle* throttle = nullptr, AppObservers observers = {}, WebOptions web = {},
+          ByteGate* upload_gate = nullptr);
 
   HeadDecision OnHeaders(const HttpRequest& head) override;
   void OnRequest(HttpRequest request, Responder respond) override;
@@ -133,6 +137,7 @@ class SafeApp final : public HttpApp {
   const AppObservers observers_;
   const std::string config_body_;
   const WebOptions web_;
+  ByteGate* const upload_gate_;
 };
 
 }  // namespace safe::server

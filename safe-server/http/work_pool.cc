@@ -52,4 +52,24 @@ void WorkPool::Run() {
   }
 }
 
+ByteGate::Pass ByteGate::Acquire(uint64_t n) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return held_ == 0 || held_ + n <= limit_; });
+  held_ += n;
+  return Pass(this, n);
+}
+
+void ByteGate::Release(uint64_t n) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ -= n;
+  }
+  cv_.notify_all();
+}
+
+uint64_t ByteGate::held() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_;
+}
+
 }  // namespace safe::server

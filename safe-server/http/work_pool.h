@@ -52,4 +52,44 @@ class WorkPool {
   std::vector<std::thread> threads_;
 };
 
+// ByteGate: bounds the bytes that tasks hold at once (the server: the uploads being read back,
+// sealed and written, each about three copies of its body). Acquire waits until `n` more bytes
+// fit; a request larger than the whole limit waits until it is alone. The Pass gives them back
+// when destroyed. Thread-safe.
+class ByteGate {
+ public:
+  explicit ByteGate(uint64_t limit) : limit_(limit) {}
+  ByteGate(const ByteGate&) = delete;
+  ByteGate& operator=(const ByteGate&) = delete;
+
+  class Pass {
+   public:
+    Pass() = default;
+    Pass(Pass&& other) noexcept : gate_(other.gate_), bytes_(other.bytes_) {
+      other.gate_ = nullptr;
+    }
+    Pass& operator=(Pass&&) = delete;
+    ~Pass() {
+      if (gate_ != nullptr) gate_->Release(bytes_);
+    }
+
+   private:
+    friend class ByteGate;
+    Pass(ByteGate* gate, uint64_t bytes) : gate_(gate), bytes_(bytes) {}
+    ByteGate* gate_ = nullptr;
+    uint64_t bytes_ = 0;
+  };
+
+  Pass Acquire(uint64_t n);
+  uint64_t held() const;
+
+ private:
+  void Release(uint64_t n);
+
+  const uint64_t limit_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t held_ = 0;  // GUARDED_BY(mu_)
+};
+
 }  // namespace safe::server

@@ -1,17 +1,21 @@
-// Bodies that do not fit the memory budget wait in files (issue 14): BodyFile itself, and
-// HttpConnection moving a body, or the bytes a client sends ahead, to one when memory is full.
+// The bounds on uploads' memory (issue 14): bodies that do not fit the memory budget wait in
+// files (BodyFile itself, and HttpConnection moving a body, or the bytes a client sends ahead, to
+// one when memory is full), and the ByteGate that bounds the bodies the pool works on at once.
 
 #include <dirent.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <climits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "safe-server/http/body_file.h"
 #include "safe-server/http/http_connection.h"
+#include "safe-server/http/work_pool.h"
 #include "tests/support/files.h"
 #include "tests/support/http_test_util.h"
 
@@ -233,6 +237,39 @@ TEST_F(BodySpillTest, BytesSentAheadWaitInAFileAndAreServedInOrder) {
   EXPECT_EQ(disk_.used(), 0u);
   EXPECT_EQ(memory_.used(), 0u);
   EXPECT_TRUE(OpenFilesUnder(dir_.path()).empty());
+}
+
+TEST(ByteGateTest, HoldsAtMostItsLimitAndLetsAnOversizedRequestThroughAlone) {
+  ByteGate gate(1000);
+  std::atomic<int> passed{0};
+  {
+    ByteGate::Pass a = gate.Acquire(600);
+    EXPECT_EQ(gate.held(), 600u);
+    std::thread waiter([&] {
+      ByteGate::Pass b = gate.Acquire(600);  // does not fit beside a
+      ++passed;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(passed.load(), 0) << "the gate let 1200 bytes through a limit of 1000";
+    {
+      ByteGate::Pass moved = std::move(a);  // a pass moves; the bytes go back once
+    }
+    waiter.join();
+    EXPECT_EQ(passed.load(), 1);
+  }
+  EXPECT_EQ(gate.held(), 0u);
+  // Larger than the whole limit: waits until alone, then goes through.
+  ByteGate::Pass small = gate.Acquire(10);
+  std::thread big([&] {
+    ByteGate::Pass p = gate.Acquire(5000);
+    ++passed;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_EQ(passed.load(), 1);
+  { ByteGate::Pass gone = std::move(small); }
+  big.join();
+  EXPECT_EQ(passed.load(), 2);
+  EXPECT_EQ(gate.held(), 0u);
 }
 
 }  // namespace
