@@ -5,7 +5,6 @@
 // is refused, also after kill -9. Afterwards nothing in the server's directory or log equals the
 // token, the blinded message or the signature, raw or as hex or base64.
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sodium.h>
 #include <sys/stat.h>
@@ -30,23 +29,6 @@ namespace {
 
 const std::string kBin = SAFE_BIN_DIR;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// The value after "name: " on its own line of text, or "".
-std::string Field(const std::string& text, const std::string& name) {
-  std::istringstream lines(text);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
-  }
-  return "";
-}
-
 std::vector<uint8_t> FromB64Url(const std::string& text) {
   auto bytes = crypto::Base64UrlDecode(text, "test");
   EXPECT_TRUE(bytes.ok()) << text;
@@ -58,9 +40,7 @@ std::vector<uint8_t> FromB64Url(const std::string& text) {
 std::vector<std::string> FormsOf(const std::vector<uint8_t>& bytes) {
   std::vector<std::string> forms;
   forms.emplace_back(bytes.begin(), bytes.end());
-  std::string hex(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(hex.data(), hex.size(), bytes.data(), bytes.size());
-  hex.resize(bytes.size() * 2);
+  const std::string hex = Hex(bytes);
   forms.push_back(hex);
   std::string upper = hex;
   for (char& c : upper) c = static_cast<char>(toupper(c));
@@ -75,39 +55,17 @@ std::vector<std::string> FormsOf(const std::vector<uint8_t>& bytes) {
   return forms;
 }
 
-void CollectFiles(const std::string& dir, std::vector<std::string>* out) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (dirent* e = readdir(d)) {
-    std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    std::string path = dir + "/" + name;
-    struct stat st;
-    if (lstat(path.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      CollectFiles(path, out);
-    } else if (S_ISREG(st.st_mode)) {
-      out->push_back(path);
-    }
-  }
-  closedir(d);
-}
-
-int Exec(const std::vector<std::string>& argv, const std::string& input, std::string* out,
-         std::string* err) {
-  return RunCommand(argv, input, out, err);
-}
-
 // A token paid for: requested with the issuer's public key `pem`, signed with the keys in `keys`,
 // finalized. Returns its state file (`state`), ready to redeem.
 std::string PaidToken(const std::string& keys, const std::string& pem, const std::string& state) {
   std::string line, sig, o, e;
+  EXPECT_EQ(RunCommand(
+                {kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state},
+                "", &line, &e),
+            0);
+  EXPECT_EQ(RunCommand({kBin + "/safe-admin", "issue", "--dir", keys}, line, &sig, &e), 0) << e;
   EXPECT_EQ(
-      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
-           &line, &e),
-      0);
-  EXPECT_EQ(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, line, &sig, &e), 0) << e;
-  EXPECT_EQ(Exec({kBin + "/safe-client", "access", "finalize", "--state", state}, sig, &o, &e), 0);
+      RunCommand({kBin + "/safe-client", "access", "finalize", "--state", state}, sig, &o, &e), 0);
   return state;
 }
 
@@ -116,9 +74,9 @@ TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
   TempDir work;
   const std::string keys = work.path() + "/keys";
   std::string out, err;
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048",
-                  "--days", "30"},
-                 "", &out, &err),
+  ASSERT_EQ(RunCommand({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048",
+                        "--days", "30"},
+                       "", &out, &err),
             0)
       << err;
   const std::string pem = Field(out, "public-key");
@@ -134,37 +92,38 @@ TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
 
   // The customer: a token, blinded.
   const std::string state = work.path() + "/token.json";
-  ASSERT_EQ(
-      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
-           &out, &err),
-      0)
+  ASSERT_EQ(RunCommand(
+                {kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state},
+                "", &out, &err),
+            0)
       << err;
   const std::string request_line = out;
   auto request = crypto::ParseIssueRequest(request_line);
   ASSERT_TRUE(request.ok());
   const std::vector<uint8_t> blinded = request->blinded_msg;
-  auto state_json = nlohmann::json::parse(ReadAll(state));
+  auto state_json = nlohmann::json::parse(ReadFile(state));
   const std::vector<uint8_t> token = FromB64Url(state_json["token"]);
   ASSERT_EQ(token.size(), crypto::kAccessTokenBytes);
 
   // The payment system: a blind signature.
   std::string blind_sig;
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, request_line, &blind_sig, &err), 0)
+  ASSERT_EQ(
+      RunCommand({kBin + "/safe-admin", "issue", "--dir", keys}, request_line, &blind_sig, &err), 0)
       << err;
 
   // The customer: finalize, keep a copy to try a double spend, redeem.
-  ASSERT_EQ(
-      Exec({kBin + "/safe-client", "access", "finalize", "--state", state}, blind_sig, &out, &err),
-      0)
+  ASSERT_EQ(RunCommand({kBin + "/safe-client", "access", "finalize", "--state", state}, blind_sig,
+                       &out, &err),
+            0)
       << err;
-  state_json = nlohmann::json::parse(ReadAll(state));
+  state_json = nlohmann::json::parse(ReadFile(state));
   const std::vector<uint8_t> signature = FromB64Url(state_json["signature"]);
   ASSERT_FALSE(signature.empty());
   const std::string copy = work.path() + "/copy.json";
-  std::ofstream(copy) << ReadAll(state);
-  ASSERT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
-                  server->BaseUrl()},
-                 "", &out, &err),
+  std::ofstream(copy) << ReadFile(state);
+  ASSERT_EQ(RunCommand({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
+                        server->BaseUrl()},
+                       "", &out, &err),
             0)
       << err;
   const std::string user = Field(out, "user");
@@ -173,7 +132,7 @@ TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
   EXPECT_EQ(Field(out, "server-url"), server->BaseUrl());
   EXPECT_FALSE(Field(out, "expires").empty());
   // The state file no longer holds the token.
-  EXPECT_EQ(ReadAll(state).find(state_json["token"].get<std::string>()), std::string::npos);
+  EXPECT_EQ(ReadFile(state).find(state_json["token"].get<std::string>()), std::string::npos);
 
   // The credential works as any Basic credential.
   CurlClient curl;
@@ -193,17 +152,17 @@ TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
   EXPECT_EQ(curl.Perform(wrong).status, 401);
 
   // A double spend: refused, also after kill -9.
-  EXPECT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
-                  server->BaseUrl()},
-                 "", &out, &err),
+  EXPECT_EQ(RunCommand({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
+                        server->BaseUrl()},
+                       "", &out, &err),
             1);
   EXPECT_NE(err.find("409"), std::string::npos) << err;
   server->Kill9();
   auto restarted = server->Restart();
   ASSERT_NE(restarted, nullptr);
-  EXPECT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
-                  restarted->BaseUrl()},
-                 "", &out, &err),
+  EXPECT_EQ(RunCommand({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
+                        restarted->BaseUrl()},
+                       "", &out, &err),
             1);
   EXPECT_NE(err.find("409"), std::string::npos) << err;
   put.url = restarted->BaseUrl() + "backups/" + std::string(64, 'a');
@@ -213,8 +172,7 @@ TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
   const std::string log = server->Log() + restarted->Log();
   EXPECT_EQ(restarted->Terminate(), 0);
   std::string server_dir = restarted->data_dir().substr(0, restarted->data_dir().rfind('/'));
-  std::vector<std::string> files;
-  CollectFiles(server_dir, &files);
+  const std::vector<std::string> files = FilesUnder(server_dir);
   ASSERT_FALSE(files.empty());
   size_t scanned = 0;
   for (const auto& [name, secret] : std::vector<std::pair<std::string, std::vector<uint8_t>>>{
@@ -225,23 +183,24 @@ TEST(AccessE2eTest, IssueFinalizeRedeemUploadAndNoTraceOfTheToken) {
     for (const std::string& form : FormsOf(secret)) {
       EXPECT_EQ(log.find(form), std::string::npos) << name << " in the log";
       for (const std::string& file : files) {
-        EXPECT_EQ(ReadAll(file).find(form), std::string::npos) << name << " in " << file;
+        EXPECT_EQ(ReadFile(file).find(form), std::string::npos) << name << " in " << file;
         ++scanned;
       }
     }
   }
   EXPECT_GT(scanned, 0u);
   // The scan finds what is there: the customer's unredeemed copy holds the token (base64url).
-  EXPECT_NE(ReadAll(copy).find(FormsOf(token).back()), std::string::npos);
+  EXPECT_NE(ReadFile(copy).find(FormsOf(token).back()), std::string::npos);
 }
 
 TEST(AccessE2eTest, ServerRefusesAMalformedKeyListAtStartBeforeMakingAKey) {
   TempDir work;
   std::ofstream(work.path() + "/list") << "2030-01-01 missing.pem\n";
   std::string out, err;
-  int rc = Exec({kBin + "/safe-server", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
-                 "--data-dir", work.path() + "/data", "--access-issuer-key", work.path() + "/list"},
-                "", &out, &err);
+  int rc = RunCommand(
+      {kBin + "/safe-server", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+       "--data-dir", work.path() + "/data", "--access-issuer-key", work.path() + "/list"},
+      "", &out, &err);
   EXPECT_EQ(rc, 2);
   EXPECT_NE(err.find("safe-server: access-issuer-key: "), std::string::npos) << err;
   EXPECT_NE(err.find("line 1"), std::string::npos) << err;
@@ -254,31 +213,34 @@ TEST(AccessE2eTest, IssueRefusesRetiredAndUnknownKeys) {
   TempDir work;
   const std::string keys = work.path() + "/keys";
   std::string out, err;
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
-                 &out, &err),
+  ASSERT_EQ(RunCommand({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"},
+                       "", &out, &err),
             0);
   const std::string id = Field(out, "id");
   const std::string pem = Field(out, "public-key");
   const std::string state = work.path() + "/s.json";
-  ASSERT_EQ(
-      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
-           &out, &err),
-      0);
+  ASSERT_EQ(RunCommand(
+                {kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state},
+                "", &out, &err),
+            0);
   const std::string request_line = out;
-  EXPECT_NE(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, "garbage\n", &out, &err), 0);
+  EXPECT_NE(RunCommand({kBin + "/safe-admin", "issue", "--dir", keys}, "garbage\n", &out, &err), 0);
   EXPECT_NE(err.find("issue request"), std::string::npos) << err;
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, id}, "", &out, &err),
-            0)
+  ASSERT_EQ(
+      RunCommand({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, id}, "", &out, &err),
+      0)
       << err;
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "list", "--dir", keys}, "", &out, &err), 0);
+  ASSERT_EQ(RunCommand({kBin + "/safe-admin", "access-key", "list", "--dir", keys}, "", &out, &err),
+            0);
   EXPECT_NE(out.find("retired"), std::string::npos) << out;
-  EXPECT_NE(Exec({kBin + "/safe-admin", "issue", "--dir", keys}, request_line, &out, &err), 0);
+  EXPECT_NE(RunCommand({kBin + "/safe-admin", "issue", "--dir", keys}, request_line, &out, &err),
+            0);
   EXPECT_NE(err.find("retired"), std::string::npos) << err;
   // A second request on the same state file is refused: it may hold an unredeemed token.
-  EXPECT_NE(
-      Exec({kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state}, "",
-           &out, &err),
-      0);
+  EXPECT_NE(RunCommand(
+                {kBin + "/safe-client", "access", "request", "--issuer-key", pem, "--state", state},
+                "", &out, &err),
+            0);
 }
 
 // Key rotation as hosting.md describes it: a new key joins the list and redeems after SIGHUP; a
@@ -288,8 +250,8 @@ TEST(AccessE2eTest, KeyRotationThroughTheListAndSighup) {
   TempDir work;
   const std::string keys = work.path() + "/keys";
   std::string out, err;
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
-                 &out, &err),
+  ASSERT_EQ(RunCommand({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"},
+                       "", &out, &err),
             0);
   const std::string old_id = Field(out, "id");
   const std::string old_pem = Field(out, "public-key");
@@ -300,9 +262,9 @@ TEST(AccessE2eTest, KeyRotationThroughTheListAndSighup) {
   };
   auto redeem = [&](const std::string& state) {
     std::string o, e;
-    int rc = Exec({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
-                   server->BaseUrl()},
-                  "", &o, &e);
+    int rc = RunCommand({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
+                         server->BaseUrl()},
+                        "", &o, &e);
     return rc == 0 ? std::string("ok") : e;
   };
   auto reload = [&](size_t count) {
@@ -323,27 +285,28 @@ TEST(AccessE2eTest, KeyRotationThroughTheListAndSighup) {
   const std::string old_token2 = paid_token(old_pem, "old2");
 
   // A new key: its tokens are refused until the server has read the list again.
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
-                 &out, &err),
+  ASSERT_EQ(RunCommand({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"},
+                       "", &out, &err),
             0);
   const std::string new_pem = Field(out, "public-key");
   const std::string new_token = paid_token(new_pem, "new");
   const std::string new_copy = work.path() + "/new-copy.json";
-  std::ofstream(new_copy) << ReadAll(new_token);
+  std::ofstream(new_copy) << ReadFile(new_token);
   EXPECT_NE(redeem(new_token).find("HTTP 401"), std::string::npos);
   reload(1);
   EXPECT_EQ(redeem(new_copy), "ok");
 
   // The old key retired: it issues no more, its tokens still redeem.
-  ASSERT_EQ(
-      Exec({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, old_id}, "", &out, &err),
-      0);
+  ASSERT_EQ(RunCommand({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, old_id}, "",
+                       &out, &err),
+            0);
   EXPECT_EQ(redeem(old_token), "ok");
 
   // Taken off the list (a leaked key): refused after the reload.
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, "--remove", old_id},
+  ASSERT_EQ(
+      RunCommand({kBin + "/safe-admin", "access-key", "retire", "--dir", keys, "--remove", old_id},
                  "", &out, &err),
-            0)
+      0)
       << err;
   reload(2);
   EXPECT_NE(redeem(old_token2).find("issuer key is not one this server accepts"),
@@ -357,8 +320,8 @@ TEST(AccessE2eTest, ACheckpointKeepsSpentTokensAndCredentials) {
   TempDir work;
   const std::string keys = work.path() + "/keys";
   std::string out, err;
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"}, "",
-                 &out, &err),
+  ASSERT_EQ(RunCommand({kBin + "/safe-admin", "access-key", "new", "--dir", keys, "--bits", "2048"},
+                       "", &out, &err),
             0)
       << err;
   const std::string pem = Field(out, "public-key");
@@ -366,10 +329,10 @@ TEST(AccessE2eTest, ACheckpointKeepsSpentTokensAndCredentials) {
   ASSERT_NE(server, nullptr);
   const std::string state = PaidToken(keys, pem, work.path() + "/token.json");
   const std::string copy = work.path() + "/copy.json";
-  std::ofstream(copy) << ReadAll(state);
-  ASSERT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
-                  server->BaseUrl()},
-                 "", &out, &err),
+  std::ofstream(copy) << ReadFile(state);
+  ASSERT_EQ(RunCommand({kBin + "/safe-client", "access", "redeem", "--state", state, "--server",
+                        server->BaseUrl()},
+                       "", &out, &err),
             0)
       << err;
   const std::string user = Field(out, "user");
@@ -379,7 +342,7 @@ TEST(AccessE2eTest, ACheckpointKeepsSpentTokensAndCredentials) {
   CurlClient curl;
   CurlRequest checkpoint;
   checkpoint.method = "POST";
-  checkpoint.url = "http://127.0.0.1:" + std::to_string(server->admin_port()) + "/admin/checkpoint";
+  checkpoint.url = AdminUrl(*server, "/admin/checkpoint");
   CurlResponse made = curl.Perform(checkpoint);
   ASSERT_EQ(made.status, 201) << made.body;
   const std::string online = made.body.substr(0, made.body.find('\n'));
@@ -388,25 +351,26 @@ TEST(AccessE2eTest, ACheckpointKeepsSpentTokensAndCredentials) {
 
   // The offline checkpoint of the stopped server has it too.
   const std::string offline = work.path() + "/offline";
-  ASSERT_EQ(Exec({kBin + "/safe-admin", "checkpoint", "--data-dir", server->data_dir(), offline},
+  ASSERT_EQ(
+      RunCommand({kBin + "/safe-admin", "checkpoint", "--data-dir", server->data_dir(), offline},
                  "", &out, &err),
-            0)
+      0)
       << err;
   EXPECT_TRUE(std::filesystem::exists(offline + "/access/CURRENT"));
 
   // Restored over the data directory, each checkpoint keeps the token spent and the credential.
   for (const std::string& from : {online, offline}) {
     SCOPED_TRACE(from);
-    ASSERT_EQ(Exec({kBin + "/safe-admin", "restore", "--from", from, "--data-dir",
-                    server->data_dir(), "--force"},
-                   "", &out, &err),
+    ASSERT_EQ(RunCommand({kBin + "/safe-admin", "restore", "--from", from, "--data-dir",
+                          server->data_dir(), "--force"},
+                         "", &out, &err),
               0)
         << err;
     auto restored = server->Restart();
     ASSERT_NE(restored, nullptr);
-    EXPECT_EQ(Exec({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
-                    restored->BaseUrl()},
-                   "", &out, &err),
+    EXPECT_EQ(RunCommand({kBin + "/safe-client", "access", "redeem", "--state", copy, "--server",
+                          restored->BaseUrl()},
+                         "", &out, &err),
               1);
     EXPECT_NE(err.find("409"), std::string::npos) << err;
     CurlRequest get;

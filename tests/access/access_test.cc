@@ -22,6 +22,8 @@
 #include "safe-server/service/token_auth.h"
 #include "storage/access_store.h"
 #include "storage/memory_store.h"
+#include "tests/storage/store_test_util.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/http_test_util.h"
 #include "tests/support/server_process.h"
 
@@ -30,14 +32,9 @@ namespace {
 
 using safe::SecretBytes;
 using storage::AccessHash;
+using storage::testing::HashOf;
 
 constexpr Day kToday = 20000;
-
-AccessHash HashOf(uint8_t fill) {
-  AccessHash h;
-  h.fill(fill);
-  return h;
-}
 
 // ---- the stores ----
 
@@ -206,13 +203,9 @@ std::string SignedRedeemBody(SecretBytes* token_out = nullptr) {
   return crypto::FormatRedeemRequest(request);
 }
 
+// "Basic " and user:password in base64.
 std::string BasicHeader(const std::string& user, const std::string& password) {
-  std::string plain = user + ":" + password;
-  std::string out(sodium_base64_encoded_len(plain.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const uint8_t*>(plain.data()),
-                    plain.size(), sodium_base64_VARIANT_ORIGINAL);
-  out.resize(strlen(out.c_str()));
-  return "Basic " + out;
+  return safe::testing::BasicHeader(user + ":" + password);
 }
 
 storage::ServerKey TestServerKey() {
@@ -436,14 +429,7 @@ class RedeemRouteTest : public ::testing::Test {
   }
 
   testing::ParsedResponse Do(const std::string& request) {
-    testing::Wire wire;
-    auto conn = HttpConnection::Create(*app_, HttpLimits(),
-                                       std::make_unique<testing::FakeIo>(&wire), "192.0.2.7");
-    conn->OnInput(request.data(), request.size());
-    bool complete = false;
-    auto responses = testing::ParseResponses(wire.out, {false}, &complete);
-    EXPECT_EQ(responses.size(), 1u) << wire.out;
-    return responses.empty() ? testing::ParsedResponse() : responses.back();
+    return testing::ServeOne(*app_, request);
   }
 
   testing::ParsedResponse Redeem(const std::string& body) {

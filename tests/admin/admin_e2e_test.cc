@@ -36,15 +36,6 @@ Ran Admin(std::vector<std::string> args) {
   return ran;
 }
 
-std::string Field(const std::string& output, const std::string& name) {
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
-  }
-  return "(none)";
-}
-
 size_t Collect(char* data, size_t size, size_t count, void* out) {
   static_cast<std::string*>(out)->append(data, size * count);
   return size * count;

@@ -3,7 +3,6 @@
 
 #include "safe-admin/commands.h"
 
-#include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,35 +24,22 @@
 #include "safe-server/service/token_auth.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
+#include "tests/support/bytes.h"
+#include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::admin {
 namespace {
 
 namespace fs = std::filesystem;
-using safe::testing::TempDir;
+using safe::testing::BasicHeader, safe::testing::Field, safe::testing::IdFor,
+    safe::testing::TempDir;
 
 constexpr Day kToday = 20000;
 constexpr uint32_t kRetention = 180;
 
-BackupId IdFor(uint8_t seed) {
-  BackupId::Bytes bytes;
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(seed * 31 + i);
-  return BackupId::FromBytes(bytes);
-}
-
 std::string BlobFor(uint8_t seed, size_t size) {
   return std::string(size, static_cast<char>(seed));
-}
-
-// The value of the "name: value" line of a command's output, or "(none)".
-std::string Field(const std::string& output, const std::string& name) {
-  std::istringstream lines(output);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
-  }
-  return "(none)";
 }
 
 struct Ran {
@@ -181,8 +167,8 @@ TEST(StatsTest, CountsBackupsAndWhatExpiresSoon) {
   EXPECT_EQ(Field(ran.out, "expiring-within-30-days"), "3");
   EXPECT_EQ(Field(ran.out, "server-running"), "no");
   EXPECT_EQ(Field(ran.out, "sealed"), "no");
-  EXPECT_NE(Field(ran.out, "wal-bytes"), "(none)");
-  EXPECT_NE(Field(ran.out, "pending-compaction-bytes"), "(none)");
+  EXPECT_NE(Field(ran.out, "wal-bytes"), "");
+  EXPECT_NE(Field(ran.out, "pending-compaction-bytes"), "");
   ExpectNoIds(ran.out + ran.err);
 }
 
@@ -518,17 +504,6 @@ Ran HashWithInput(const std::string& user, const std::string& input) {
   return ran;
 }
 
-std::string BasicHeader(const std::string& user, const std::string& password) {
-  const std::string credentials = user + ":" + password;
-  std::string encoded(sodium_base64_ENCODED_LEN(credentials.size(), sodium_base64_VARIANT_ORIGINAL),
-                      '\0');
-  sodium_bin2base64(encoded.data(), encoded.size(),
-                    reinterpret_cast<const unsigned char*>(credentials.data()), credentials.size(),
-                    sodium_base64_VARIANT_ORIGINAL);
-  encoded.resize(std::strlen(encoded.c_str()));
-  return "Basic " + encoded;
-}
-
 TEST(HashPasswordTest, PrintsALineTheServerAccepts) {
   Ran ran = HashWithInput("alice", "correct horse\r\nignored second line\n");
   ASSERT_EQ(ran.code, 0) << ran.err;
@@ -536,9 +511,9 @@ TEST(HashPasswordTest, PrintsALineTheServerAccepts) {
   EXPECT_EQ(ran.out.find("correct horse"), std::string::npos);
   auto auth = server::BasicAuthenticator::ParseHtpasswd(ran.out, "test");
   ASSERT_TRUE(auth.ok()) << auth.status().ToString();
-  EXPECT_TRUE((*auth)->Check(BasicHeader("alice", "correct horse")));
-  EXPECT_FALSE((*auth)->Check(BasicHeader("alice", "correct horse\r")));
-  EXPECT_FALSE((*auth)->Check(BasicHeader("alice", "wrong")));
+  EXPECT_TRUE((*auth)->Check(BasicHeader("alice:correct horse")));
+  EXPECT_FALSE((*auth)->Check(BasicHeader("alice:correct horse\r")));
+  EXPECT_FALSE((*auth)->Check(BasicHeader("alice:wrong")));
 }
 
 TEST(HashPasswordTest, PrintsTheHashAloneWithoutAUser) {

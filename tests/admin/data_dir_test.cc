@@ -11,28 +11,15 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 
-#include "tests/support/server_process.h"
+#include "tests/support/files.h"
 
 namespace safe::admin {
 namespace {
 
 namespace fs = std::filesystem;
-using safe::testing::TempDir;
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
+using safe::testing::ReadFile, safe::testing::TempDir, safe::testing::WriteFile;
 
 TEST(LockHolderTest, IsNobodyWithoutALockFile) {
   TempDir dir;
@@ -43,7 +30,7 @@ TEST(LockHolderTest, IsNobodyWithoutALockFile) {
 
 TEST(LockHolderTest, IsNobodyWhenTheLockFileIsNotLocked) {
   TempDir dir;
-  WriteFile(dir.path() + "/LOCK", "");
+  ASSERT_TRUE(WriteFile(dir.path() + "/LOCK", ""));
   auto holder = LockHolder(dir.path());
   ASSERT_TRUE(holder.ok()) << holder.status().ToString();
   EXPECT_EQ(*holder, 0);
@@ -52,7 +39,7 @@ TEST(LockHolderTest, IsNobodyWhenTheLockFileIsNotLocked) {
 TEST(LockHolderTest, NamesTheProcessThatHoldsTheLock) {
   TempDir dir;
   const std::string lock_path = dir.path() + "/LOCK";
-  WriteFile(lock_path, "");
+  ASSERT_TRUE(WriteFile(lock_path, ""));
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
   const pid_t child = fork();
@@ -91,7 +78,7 @@ TEST(IsMissingOrEmptyTest, TellsMissingEmptyAndFullApart) {
   TempDir dir;
   EXPECT_TRUE(*IsMissingOrEmpty(dir.path() + "/missing"));
   EXPECT_TRUE(*IsMissingOrEmpty(dir.path()));
-  WriteFile(dir.path() + "/file", "x");
+  ASSERT_TRUE(WriteFile(dir.path() + "/file", "x"));
   EXPECT_FALSE(*IsMissingOrEmpty(dir.path()));
   EXPECT_TRUE(IsMissingOrEmpty(dir.path() + "/file").status().IsInvalidArgument());
 }
@@ -99,7 +86,7 @@ TEST(IsMissingOrEmptyTest, TellsMissingEmptyAndFullApart) {
 TEST(HoldsDatabaseTest, LooksForCurrent) {
   TempDir dir;
   EXPECT_FALSE(HoldsDatabase(dir.path()));
-  WriteFile(dir.path() + "/CURRENT", "MANIFEST-000001\n");
+  ASSERT_TRUE(WriteFile(dir.path() + "/CURRENT", "MANIFEST-000001\n"));
   EXPECT_TRUE(HoldsDatabase(dir.path()));
 }
 
@@ -107,9 +94,9 @@ TEST(CopyTreeDurablyTest, CopiesNestedFilesWithPrivateModes) {
   TempDir dir;
   const std::string from = dir.path() + "/from";
   fs::create_directories(from + "/sub/deeper");
-  WriteFile(from + "/a", "alpha");
-  WriteFile(from + "/sub/b", std::string(100000, 'b'));
-  WriteFile(from + "/sub/deeper/c", "");
+  ASSERT_TRUE(WriteFile(from + "/a", "alpha"));
+  ASSERT_TRUE(WriteFile(from + "/sub/b", std::string(100000, 'b')));
+  ASSERT_TRUE(WriteFile(from + "/sub/deeper/c", ""));
   const std::string to = dir.path() + "/to";
 
   ASSERT_TRUE(CopyTreeDurably(from, to).ok());
@@ -139,8 +126,8 @@ TEST(CopyTreeDurablyTest, RefusesASymlinkAndAnExistingTarget) {
 
 TEST(CopyFileDurablyTest, NeverOverwrites) {
   TempDir dir;
-  WriteFile(dir.path() + "/a", "new");
-  WriteFile(dir.path() + "/b", "old");
+  ASSERT_TRUE(WriteFile(dir.path() + "/a", "new"));
+  ASSERT_TRUE(WriteFile(dir.path() + "/b", "old"));
   EXPECT_TRUE(CopyFileDurably(dir.path() + "/a", dir.path() + "/b").IsIOError());
   EXPECT_EQ(ReadFile(dir.path() + "/b"), "old");
   EXPECT_TRUE(CopyFileDurably(dir.path() + "/missing", dir.path() + "/c").IsIOError());

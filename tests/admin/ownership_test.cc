@@ -23,6 +23,7 @@
 #include "safe-server/service/server_key.h"
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
+#include "tests/support/bytes.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {
@@ -53,12 +54,6 @@ Ran AdminAsRoot(std::vector<std::string> args, mode_t mask = 077) {
 // True when output holds the line `name: value`.
 bool HasLine(const std::string& output, const std::string& name, int value) {
   return output.find(name + ": " + std::to_string(value) + "\n") != std::string::npos;
-}
-
-BackupId IdFor(int seed) {
-  BackupId::Bytes bytes;
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(seed * 31 + i);
-  return BackupId::FromBytes(bytes);
 }
 
 class OwnershipTest : public ::testing::Test {

@@ -4,7 +4,6 @@
 
 #include <argon2.h>
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -13,7 +12,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <algorithm>
 #include <chrono>
@@ -31,14 +29,18 @@
 #include "crypto/kdf.h"
 #include "safe-client/http_client.h"
 #include "safe-client/server_api.h"
+#include "tests/crypto/test_data.h"
 #include "tests/support/server_process.h"
 
 namespace safe::client {
 namespace {
 
+using safe::testing::ListDir;
+using safe::testing::ReadFile;
 using safe::testing::RunCommand;
 using safe::testing::ServerProcess;
 using safe::testing::TempDir;
+using safe::testing::WriteFile;
 
 constexpr char kId[] = "ECHOECHO";
 constexpr char kPassword[] = "shootdeathstar";
@@ -66,32 +68,9 @@ Outcome Client(std::vector<std::string> args) {
   return r;
 }
 
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream f(path, std::ios::binary);
-  f << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  std::stringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
-
 bool Exists(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0;
-}
-
-std::set<std::string> List(const std::string& dir) {
-  std::set<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  while (dirent* e = readdir(d)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..") names.insert(n);
-  }
-  closedir(d);
-  return names;
 }
 
 // One device: a directory with the password file, as a person would keep it.
@@ -100,7 +79,7 @@ struct Device {
   std::string password_file;
   explicit Device(const std::string& password = kPassword) {
     password_file = dir.path() + "/password";
-    WriteFile(password_file, password + "\n");
+    EXPECT_TRUE(WriteFile(password_file, password + "\n"));
   }
   std::string Path(const std::string& name) const { return dir.path() + "/" + name; }
 };
@@ -117,7 +96,7 @@ std::vector<std::string> Cat(std::vector<std::string> a, const std::vector<std::
 
 // Writes kAppJson to the device's backup.json and backs it up.
 Outcome BackUpAppJson(const std::string& server, const Device& device, const std::string& kdf) {
-  WriteFile(device.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(device.Path("backup.json"), kAppJson));
   return Client(
       Cat({"backup"}, Cat(KeyArgs(server, device, kdf), {"--input", device.Path("backup.json")})));
 }
@@ -126,7 +105,7 @@ TEST(ClientE2eTest, BacksUpThenRestoresOnANewDevice) {
   auto server = ServerProcess::Start();
   ASSERT_NE(server, nullptr);
   Device phone;
-  WriteFile(phone.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(phone.Path("backup.json"), kAppJson));
   Outcome backup = Client(Cat(
       {"backup"}, Cat(KeyArgs(server->BaseUrl(), phone), {"--input", phone.Path("backup.json")})));
   ASSERT_EQ(backup.exit_code, 0) << backup.err;
@@ -143,7 +122,7 @@ TEST(ClientE2eTest, BacksUpThenRestoresOnANewDevice) {
   ASSERT_EQ(stat(restored.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   // Beside the restored file: the ETag of the backup it came from (issue 16), nothing else.
-  EXPECT_EQ(List(new_phone.dir.path()),
+  EXPECT_EQ(ListDir(new_phone.dir.path()),
             (std::set<std::string>{"password", "restored.json", "restored.json.etag"}));
 
   // Uploading again replaces the backup.
@@ -185,7 +164,7 @@ TEST(ClientE2eTest, WrongPasswordSaysNoBackupFoundAndWritesNothing) {
   auto server = ServerProcess::Start();
   ASSERT_NE(server, nullptr);
   Device phone;
-  WriteFile(phone.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(phone.Path("backup.json"), kAppJson));
   ASSERT_EQ(Client(Cat({"backup"}, Cat(KeyArgs(server->BaseUrl(), phone),
                                        {"--input", phone.Path("backup.json")})))
                 .exit_code,
@@ -203,22 +182,13 @@ TEST(ClientE2eTest, WrongPasswordSaysNoBackupFoundAndWritesNothing) {
       << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;  // one line
   EXPECT_FALSE(Exists(output));
-  EXPECT_EQ(List(thief.dir.path()), std::set<std::string>{"password"});
+  EXPECT_EQ(ListDir(thief.dir.path()), std::set<std::string>{"password"});
 }
 
 // The apps' side, done by the test: scrypt keys, a compressed gzip (as older Android builds
 // wrote), secretbox, PUT with any HTTP client.
 std::vector<uint8_t> AppStyleBlob(const std::string& json, const safe::SecretKey& key) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, 9, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
-  std::vector<uint8_t> gz(deflateBound(&zs, json.size()));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(json.data()));
-  zs.avail_in = json.size();
-  zs.next_out = gz.data();
-  zs.avail_out = gz.size();
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  gz.resize(zs.total_out);
-  deflateEnd(&zs);
+  const std::vector<uint8_t> gz = crypto::testdata::CompressWithZlib(json, 9);
   return crypto::SealGzip(safe::SecretBytes(gz.data(), gz.size()), key);
 }
 
@@ -271,20 +241,20 @@ TEST(ClientE2eTest, CorruptedBlobIsReportedAndNoPartialFileIsLeft) {
 
   Device phone;
   const std::string output = phone.Path("restored.json");
-  WriteFile(output, "the previous restore");
+  EXPECT_TRUE(WriteFile(output, "the previous restore"));
   Outcome r = Client(
       Cat({"restore"}, Cat(KeyArgs(server->BaseUrl(), phone, "scrypt"), {"--output", output})));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("corrupted or was made with another password"), std::string::npos) << r.err;
   EXPECT_EQ(ReadFile(output), "the previous restore");  // untouched
-  EXPECT_EQ(List(phone.dir.path()), (std::set<std::string>{"password", "restored.json"}));
+  EXPECT_EQ(ListDir(phone.dir.path()), (std::set<std::string>{"password", "restored.json"}));
 }
 
 TEST(ClientE2eTest, RefusesABackupLargerThanMaxBackupBytesBeforeUploading) {
   auto server = ServerProcess::Start({"--max-backup-bytes", "200"});
   ASSERT_NE(server, nullptr);
   Device phone;
-  WriteFile(phone.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(phone.Path("backup.json"), kAppJson));
   Outcome config = Client({"config", "--server", server->BaseUrl()});
   ASSERT_EQ(config.exit_code, 0) << config.err;
   EXPECT_NE(config.out.find("maxBackupBytes: 200"), std::string::npos);
@@ -305,7 +275,8 @@ TEST(ClientE2eTest, InvalidJsonIsRefusedBeforeAnythingIsSent) {
   auto server = ServerProcess::Start();
   ASSERT_NE(server, nullptr);
   Device phone;
-  WriteFile(phone.Path("backup.json"), R"({"info":{"version":2},"user":{},"settings":{}})");
+  EXPECT_TRUE(
+      WriteFile(phone.Path("backup.json"), R"({"info":{"version":2},"user":{},"settings":{}})"));
   Outcome r = Client(Cat({"backup"}, Cat(KeyArgs(server->BaseUrl(), phone, "scrypt"),
                                          {"--input", phone.Path("backup.json")})));
   EXPECT_NE(r.exit_code, 0);
@@ -337,17 +308,17 @@ std::string HtpasswdLine(const std::string& user, const std::string& password) {
 TEST(ClientE2eTest, BasicAuthWithFlagsOrUrlAndTheRefusals) {
   TempDir auth;
   const std::string htpasswd = auth.path() + "/htpasswd";
-  WriteFile(htpasswd, HtpasswdLine("alice", "server secret"));
+  EXPECT_TRUE(WriteFile(htpasswd, HtpasswdLine("alice", "server secret")));
   const std::string auth_pw = auth.path() + "/auth-password";
-  WriteFile(auth_pw, "server secret\n");
+  EXPECT_TRUE(WriteFile(auth_pw, "server secret\n"));
   const std::string wrong_pw = auth.path() + "/wrong-password";
-  WriteFile(wrong_pw, "server secreT\n");
+  EXPECT_TRUE(WriteFile(wrong_pw, "server secreT\n"));
   auto server = ServerProcess::Start({"--htpasswd", htpasswd});
   ASSERT_NE(server, nullptr);
   const std::string base = server->BaseUrl();
 
   Device phone;
-  WriteFile(phone.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(phone.Path("backup.json"), kAppJson));
   // With --user and --auth-password-file.
   Outcome backup =
       Client(Cat({"backup", "--user", "alice", "--auth-password-file", auth_pw},
@@ -384,13 +355,13 @@ TEST(ClientE2eTest, AndroidStyleLatin1ServerPasswordsWorkOnlyWithinLatin1) {
   TempDir auth;
   const std::string htpasswd = auth.path() + "/htpasswd";
   // The htpasswd is made from UTF-8, as safe-admin hash-password does.
-  WriteFile(htpasswd, HtpasswdLine("bob", "caf\xc3\xa9 secret") +
-                          HtpasswdLine("carol", "\xce\xa9mega secret"));
+  EXPECT_TRUE(WriteFile(htpasswd, HtpasswdLine("bob", "caf\xc3\xa9 secret") +
+                                      HtpasswdLine("carol", "\xce\xa9mega secret")));
   auto server = ServerProcess::Start({"--htpasswd", htpasswd});
   ASSERT_NE(server, nullptr);
   auto config_as = [&](const std::string& user, const std::string& password_bytes) {
     const std::string file = auth.path() + "/pw-" + user;
-    WriteFile(file, password_bytes + "\n");
+    EXPECT_TRUE(WriteFile(file, password_bytes + "\n"));
     return Client(
         {"config", "--server", server->BaseUrl(), "--user", user, "--auth-password-file", file});
   };
@@ -419,7 +390,8 @@ bool Openssl(const std::vector<std::string>& args) {
   return rc == 0;
 }
 
-// A private CA and a server certificate for 127.0.0.1 signed by it, made with the openssl command.
+// A private CA and a server certificate for 127.0.0.1 signed by it, made with the openssl
+// command.
 struct TestPki {
   TempDir dir;
   std::string ca() const { return dir.path() + "/ca.pem"; }
@@ -427,7 +399,7 @@ struct TestPki {
   std::string key() const { return dir.path() + "/server.key"; }
   bool Make() {
     const std::string d = dir.path();
-    WriteFile(d + "/ext.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+    EXPECT_TRUE(WriteFile(d + "/ext.cnf", "subjectAltName=IP:127.0.0.1,DNS:localhost\n"));
     return Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
                     "-nodes", "-keyout", d + "/ca.key", "-out", ca(), "-days", "2", "-subj",
                     "/CN=safe-client test CA", "-addext", "basicConstraints=critical,CA:TRUE",
@@ -453,7 +425,7 @@ TEST(ClientE2eTest, HttpsWithAPrivateCa) {
   EXPECT_NE(untrusted.err.find("TLS failure"), std::string::npos) << untrusted.err;
 
   Device phone;
-  WriteFile(phone.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(phone.Path("backup.json"), kAppJson));
   Outcome backup =
       Client(Cat({"backup", "--cacert", pki.ca()},
                  Cat(KeyArgs(base, phone, "scrypt"), {"--input", phone.Path("backup.json")})));
@@ -471,9 +443,9 @@ TEST(ClientE2eTest, HttpsWithAPrivateCa) {
 
 TEST(ClientE2eTest, ExportsAndImportsTheIdFromARestoredBackup) {
   Device phone;
-  WriteFile(phone.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(phone.Path("backup.json"), kAppJson));
   const std::string export_pw = phone.Path("export-password");
-  WriteFile(export_pw, "correct horse battery\n");
+  EXPECT_TRUE(WriteFile(export_pw, "correct horse battery\n"));
   const std::string png = phone.Path("id.png");
   Outcome exp = Client({"export-id", "--id", "echoecho", "--input", phone.Path("backup.json"),
                         "--password-file", export_pw, "--qr-png", png});
@@ -495,7 +467,7 @@ TEST(ClientE2eTest, ExportsAndImportsTheIdFromARestoredBackup) {
             "ID: ECHOECHO\n"
             "Public key: 8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a\n");
 
-  WriteFile(export_pw, "correct horse batterY\n");
+  EXPECT_TRUE(WriteFile(export_pw, "correct horse batterY\n"));
   Outcome wrong = Client({"import-id", "--export", text, "--password-file", export_pw});
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_NE(wrong.err.find("wrong password"), std::string::npos) << wrong.err;
@@ -515,9 +487,9 @@ TEST(ClientE2eTest, UsageErrorsAndVersion) {
 // --- Errors that point at the cause (issue 13) -------------------------------------------------
 
 // A loopback HTTP listener that is not a Safe server. Each request gets what `answer` returns for
-// its request line ("GET /config HTTP/1.1"), after which the connection is closed; an empty answer
-// holds the connection open and silent until the listener is destroyed.
-// A socket listening on a free loopback port; *addr receives its address.
+// its request line ("GET /config HTTP/1.1"), after which the connection is closed; an empty
+// answer holds the connection open and silent until the listener is destroyed. A socket listening
+// on a free loopback port; *addr receives its address.
 int LoopbackListener(int backlog, sockaddr_in* addr) {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   *addr = sockaddr_in{};
@@ -775,9 +747,9 @@ TEST(ClientE2eTest, AMissingOutputDirectoryIsNamedBeforeAnythingIsFetched) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "safe-client: --output " + missing + "/backup.json: the directory " + missing +
                        " does not exist; create it first (mkdir -p " + missing + ")\n");
-  EXPECT_EQ(List(phone.dir.path()), std::set<std::string>{"password"});
+  EXPECT_EQ(ListDir(phone.dir.path()), std::set<std::string>{"password"});
 
-  WriteFile(phone.Path("backup.json"), kAppJson);
+  EXPECT_TRUE(WriteFile(phone.Path("backup.json"), kAppJson));
   Outcome png = Client({"export-id", "--id", kId, "--input", phone.Path("backup.json"),
                         "--password-file", phone.password_file, "--qr-png", missing + "/id.png"});
   EXPECT_EQ(png.exit_code, 1);

@@ -1,6 +1,5 @@
 #include "safe-client/files.h"
 
-#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -17,20 +16,8 @@
 namespace safe::client {
 namespace {
 
-std::set<std::string> List(const std::string& dir) {
-  std::set<std::string> names;
-  DIR* d = opendir(dir.c_str());
-  while (dirent* e = readdir(d)) {
-    const std::string n = e->d_name;
-    if (n != "." && n != "..") names.insert(n);
-  }
-  closedir(d);
-  return names;
-}
-
-void Write(const std::string& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
+using safe::testing::ListDir;
+using safe::testing::WriteFile;
 
 TEST(WriteFileAtomicallyTest, WritesWithMode0600WhateverTheUmask) {
   safe::testing::TempDir dir;
@@ -45,16 +32,16 @@ TEST(WriteFileAtomicallyTest, WritesWithMode0600WhateverTheUmask) {
   Result<safe::SecretBytes> back = ReadFileSecret(path, 100);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->view(), "abc");
-  EXPECT_EQ(List(dir.path()), std::set<std::string>{"out.json"});
+  EXPECT_EQ(ListDir(dir.path()), std::set<std::string>{"out.json"});
 }
 
 TEST(WriteFileAtomicallyTest, ReplacesAnExistingFileWhole) {
   safe::testing::TempDir dir;
   const std::string path = dir.path() + "/out.json";
-  Write(path, "old content that is longer");
+  EXPECT_TRUE(WriteFile(path, "old content that is longer"));
   ASSERT_TRUE(WriteFileAtomically(path, "new", 3).ok());
   EXPECT_EQ(ReadFileSecret(path, 100)->view(), "new");
-  EXPECT_EQ(List(dir.path()), std::set<std::string>{"out.json"});
+  EXPECT_EQ(ListDir(dir.path()), std::set<std::string>{"out.json"});
 }
 
 TEST(WriteFileAtomicallyTest, FailureLeavesNothingBehind) {
@@ -62,11 +49,11 @@ TEST(WriteFileAtomicallyTest, FailureLeavesNothingBehind) {
   // The target is a directory: the rename fails after the temporary file was written.
   const std::string target = dir.path() + "/taken";
   ASSERT_EQ(mkdir(target.c_str(), 0700), 0);
-  Write(target + "/inside", "x");
+  EXPECT_TRUE(WriteFile(target + "/inside", "x"));
   EXPECT_FALSE(WriteFileAtomically(target, "abc", 3).ok());
-  EXPECT_EQ(List(dir.path()), std::set<std::string>{"taken"});
+  EXPECT_EQ(ListDir(dir.path()), std::set<std::string>{"taken"});
   EXPECT_FALSE(WriteFileAtomically(dir.path() + "/missing/out.json", "abc", 3).ok());
-  EXPECT_EQ(List(dir.path()), std::set<std::string>{"taken"});
+  EXPECT_EQ(ListDir(dir.path()), std::set<std::string>{"taken"});
 }
 
 // Issue 13: a missing directory of --output used to read "cannot create a temporary file beside".
@@ -84,7 +71,7 @@ TEST(OutputDirectoryTest, NamesAMissingDirectory) {
 
   EXPECT_TRUE(CheckOutputDirectory(dir.path() + "/backup.json", "--output").ok());
   EXPECT_TRUE(CheckOutputDirectory("backup.json", "--output").ok());  // the current directory
-  Write(dir.path() + "/file", "x");
+  EXPECT_TRUE(WriteFile(dir.path() + "/file", "x"));
   s = CheckOutputDirectory(dir.path() + "/file/backup.json", "--qr-png");
   EXPECT_TRUE(s.IsIOError());
   EXPECT_NE(s.message().find("cannot create a file in " + dir.path() + "/file"), std::string::npos)
@@ -94,24 +81,24 @@ TEST(OutputDirectoryTest, NamesAMissingDirectory) {
 TEST(ReadFileSecretTest, RefusesMissingAndTooLargeFiles) {
   safe::testing::TempDir dir;
   EXPECT_TRUE(ReadFileSecret(dir.path() + "/none", 10).status().IsNotFound());
-  Write(dir.path() + "/big", std::string(11, 'x'));
+  EXPECT_TRUE(WriteFile(dir.path() + "/big", std::string(11, 'x')));
   EXPECT_TRUE(ReadFileSecret(dir.path() + "/big", 10).status().IsTooLarge());
 }
 
 TEST(PasswordFileTest, ReadsTheFirstLineOnly) {
   safe::testing::TempDir dir;
   const std::string path = dir.path() + "/pw";
-  Write(path, "correct horse\nsecond line\n");
+  EXPECT_TRUE(WriteFile(path, "correct horse\nsecond line\n"));
   EXPECT_EQ(ReadPasswordFile(path)->view(), "correct horse");
-  Write(path, "windows line\r\n");
+  EXPECT_TRUE(WriteFile(path, "windows line\r\n"));
   EXPECT_EQ(ReadPasswordFile(path)->view(), "windows line");
-  Write(path, "no newline");
+  EXPECT_TRUE(WriteFile(path, "no newline"));
   EXPECT_EQ(ReadPasswordFile(path)->view(), "no newline");
-  Write(path, " spaces kept ");
+  EXPECT_TRUE(WriteFile(path, " spaces kept "));
   EXPECT_EQ(ReadPasswordFile(path)->view(), " spaces kept ");
-  Write(path, "\nsecond");
+  EXPECT_TRUE(WriteFile(path, "\nsecond"));
   EXPECT_TRUE(ReadPasswordFile(path).status().IsInvalidArgument());
-  Write(path, "");
+  EXPECT_TRUE(WriteFile(path, ""));
   EXPECT_TRUE(ReadPasswordFile(path).status().IsInvalidArgument());
 }
 

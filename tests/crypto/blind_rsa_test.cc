@@ -22,6 +22,8 @@
 #include <utility>
 #include <vector>
 
+#include "tests/support/bytes.h"
+
 namespace safe::crypto {
 namespace {
 
@@ -189,12 +191,8 @@ constexpr char kDeterministicSig[] =
     "856fab36228f5ee2f2e1110811872fe7c865c42ed59029c706195d52";
 
 std::vector<uint8_t> FromHex(const char* hex) {
-  std::vector<uint8_t> out(std::strlen(hex) / 2);
-  size_t len = 0;
-  EXPECT_EQ(sodium_hex2bin(out.data(), out.size(), hex, std::strlen(hex), nullptr, &len, nullptr),
-            0);
-  out.resize(len);
-  return out;
+  const std::string bytes = safe::testing::FromHex(hex);
+  return std::vector<uint8_t>(bytes.begin(), bytes.end());
 }
 
 SecretBytes SecretFromHex(const char* hex) {
@@ -202,13 +200,7 @@ SecretBytes SecretFromHex(const char* hex) {
   return SecretBytes(bytes.data(), bytes.size());
 }
 
-template <typename Bytes>
-std::string ToHex(const Bytes& bytes) {
-  std::string out(bytes.size() * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), bytes.data(), bytes.size());
-  out.pop_back();
-  return out;
-}
+using safe::testing::Hex;
 
 template <size_t N>
 std::array<uint8_t, N> ArrayFromHex(const char* hex) {
@@ -308,16 +300,16 @@ void ExpectVectorPasses(const BlindRsaPrivateKey& key, const SecretBytes& prepar
   Result<BlindedMessage> blinded = BlindRsaBlindWithSaltAndInverse(
       pub, prepared, ArrayFromHex<kBlindRsaSaltBytes>(kSalt), SecretFromHex(kInv));
   ASSERT_TRUE(blinded.ok()) << blinded.status().ToString();
-  EXPECT_EQ(ToHex(blinded->blinded_msg), expected.blinded_msg);
-  EXPECT_EQ(ToHex(blinded->inverse), kInv);
+  EXPECT_EQ(Hex(blinded->blinded_msg), expected.blinded_msg);
+  EXPECT_EQ(Hex(blinded->inverse), kInv);
 
   Result<std::vector<uint8_t>> blind_sig = BlindRsaBlindSign(key, blinded->blinded_msg);
   ASSERT_TRUE(blind_sig.ok()) << blind_sig.status().ToString();
-  EXPECT_EQ(ToHex(*blind_sig), expected.blind_sig);
+  EXPECT_EQ(Hex(*blind_sig), expected.blind_sig);
 
   Result<std::vector<uint8_t>> sig = BlindRsaFinalize(pub, prepared, *blind_sig, blinded->inverse);
   ASSERT_TRUE(sig.ok()) << sig.status().ToString();
-  EXPECT_EQ(ToHex(*sig), expected.sig);
+  EXPECT_EQ(Hex(*sig), expected.sig);
 
   EXPECT_TRUE(BlindRsaVerify(pub, prepared, FromHex(expected.sig)).ok());
   // The RFC's signature as the RFC gives it, checked by OpenSSL's verifier alone (both SPKIs).
@@ -331,7 +323,7 @@ TEST(BlindRsaTest, Rfc9474RandomizedVectorPassesBlindSignFinalizeAndVerifyByteFo
   ASSERT_EQ(key.PublicKey().ModulusBits(), 4096);
   const SecretBytes prepared = BlindRsaPrepareWithPrefix(
       SecretFromHex(kMsg), ArrayFromHex<kBlindRsaPrefixBytes>(kRandomizedPrefix));
-  EXPECT_EQ(ToHex(prepared), std::string(kRandomizedPrefix) + kMsg);
+  EXPECT_EQ(Hex(prepared), std::string(kRandomizedPrefix) + kMsg);
   ExpectVectorPasses(key, prepared, {kRandomizedBlindedMsg, kRandomizedBlindSig, kRandomizedSig});
 }
 
@@ -341,7 +333,7 @@ TEST(BlindRsaTest, Rfc9474DeterministicVectorPassesEncodeBlindSignFinalizeAndVer
   Result<SecretBytes> encoded =
       internal::EmsaPssEncode(prepared, ArrayFromHex<kBlindRsaSaltBytes>(kSalt), 4096);
   ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
-  EXPECT_EQ(ToHex(*encoded), kDeterministicEncodedMsg);
+  EXPECT_EQ(Hex(*encoded), kDeterministicEncodedMsg);
   ExpectVectorPasses(key, prepared,
                      {kDeterministicBlindedMsg, kDeterministicBlindSig, kDeterministicSig});
 }
@@ -623,7 +615,7 @@ TEST(BlindRsaTest, PssSpkiNamesRsassaPssWithSha384Mgf1Sha384AndSalt48) {
   // `openssl genpkey -algorithm RSA-PSS -pkeyopt rsa_pss_keygen_md:sha384
   // -pkeyopt rsa_pss_keygen_mgf1_md:sha384 -pkeyopt rsa_pss_keygen_saltlen:48` then
   // `openssl pkey -pubout -outform DER` writes (OpenSSL 3.0.19).
-  const std::string hex = ToHex(*der);
+  const std::string hex = Hex(*der);
   EXPECT_EQ(hex.substr(8, 134),
             "304106092a864886f70d01010a"                                    // id-RSASSA-PSS
             "3034a00f300d06096086480165030402020500"                        // [0] sha384
@@ -631,7 +623,7 @@ TEST(BlindRsaTest, PssSpkiNamesRsassaPssWithSha384Mgf1Sha384AndSalt48) {
             "a203020130");                                                  // [2] 48
   Result<std::vector<uint8_t>> plain = KeyA().PublicKey().ToDer(SpkiFormat::kRsaEncryption);
   ASSERT_TRUE(plain.ok());
-  EXPECT_NE(ToHex(*plain).find("06092a864886f70d010101"), std::string::npos) << "rsaEncryption";
+  EXPECT_NE(Hex(*plain).find("06092a864886f70d010101"), std::string::npos) << "rsaEncryption";
 }
 
 // The key read back signs for a client that blinded with the original public key.

@@ -1,7 +1,6 @@
 #include "crypto/gzip.h"
 
 #include <gtest/gtest.h>
-#include <zlib.h>
 
 #include <string>
 #include <vector>
@@ -10,6 +9,8 @@
 
 namespace safe::crypto {
 namespace {
+
+using testdata::CompressWithZlib;
 
 SecretBytes Bytes(const std::string& s) { return SecretBytes::FromString(s); }
 
@@ -32,20 +33,6 @@ int CountStoredBlocks(const SecretBytes& gz) {
     if (header & 1) break;  // BFINAL
   }
   return pos + 8 == gz.size() ? blocks : -1;  // CRC32 and ISIZE follow
-}
-
-std::vector<uint8_t> CompressWithZlib(const std::string& data, int level) {
-  z_stream zs{};
-  EXPECT_EQ(deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
-  std::vector<uint8_t> out(deflateBound(&zs, data.size()));
-  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  zs.avail_in = data.size();
-  zs.next_out = out.data();
-  zs.avail_out = out.size();
-  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
-  out.resize(zs.total_out);
-  deflateEnd(&zs);
-  return out;
 }
 
 TEST(GzipTest, StoredOutputHasOnlyStoredBlocksAndInflatesToInput) {

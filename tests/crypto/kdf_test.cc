@@ -5,16 +5,12 @@
 #include <sodium.h>
 
 #include <string>
+#include "tests/support/bytes.h"
 
 namespace safe::crypto {
 namespace {
 
-std::string Hex(const uint8_t* data, size_t size) {
-  std::string out(size * 2 + 1, '\0');
-  sodium_bin2hex(out.data(), out.size(), data, size);
-  out.pop_back();
-  return out;
-}
+using safe::testing::Hex;
 
 ThreemaId Id(const char* text) { return *ThreemaId::Parse(text); }
 

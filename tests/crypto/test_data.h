@@ -1,9 +1,14 @@
-// Shared test data for the crypto tests: backups as the apps write them.
+// Shared test data for the crypto tests (and the client's): backups as the apps write them, and
+// gzip as zlib writes it.
 #pragma once
+
+#include <zlib.h>
 
 #include <cstdint>
 #include <string>
 #include <vector>
+
+#include "gtest/gtest.h"
 
 namespace safe::crypto::testdata {
 
@@ -45,5 +50,20 @@ inline const std::vector<uint8_t> kPythonGzip = {
     0x63, 0xf3, 0xcc, 0xc6, 0xb1, 0x04, 0x77, 0x8e, 0x92, 0x1e, 0xb8, 0xa6, 0xfc, 0xc4, 0x36, 0x4a,
     0x0c, 0xb8, 0xc9, 0x57, 0xf6, 0xf0, 0x48, 0x6c, 0xaa, 0x66, 0xea, 0xe5, 0x34, 0x0c, 0x7f, 0x30,
     0xf3, 0xfe, 0x8a, 0xf6, 0x00, 0x00, 0x00};
+
+// data gzip-compressed by zlib itself at level (a gzip member: window bits 15 + 16).
+inline std::vector<uint8_t> CompressWithZlib(const std::string& data, int level) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 9, Z_DEFAULT_STRATEGY), Z_OK);
+  std::vector<uint8_t> out(deflateBound(&zs, data.size()));
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = data.size();
+  zs.next_out = out.data();
+  zs.avail_out = out.size();
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
 
 }  // namespace safe::crypto::testdata

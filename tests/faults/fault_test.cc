@@ -50,56 +50,12 @@ std::vector<std::string> ServerArgs(std::vector<std::string> extra = {}) {
   return args;
 }
 
-std::mt19937_64 SeededRng() {
-  std::random_device device;
-  uint64_t seed = (static_cast<uint64_t>(device()) << 32) | device();
-  std::printf("random seed: %llu\n", static_cast<unsigned long long>(seed));
-  return std::mt19937_64(seed);
-}
-
 long MillisSince(SteadyClock::time_point start) {
   return static_cast<long>(
       std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count());
 }
 
-std::string BackupUrl(const std::string& base_url, const std::string& id) {
-  return base_url + "backups/" + id;
-}
-
-CurlRequest Request(std::string method, std::string url,
-                    std::optional<std::string> body = std::nullopt) {
-  CurlRequest r;
-  r.method = std::move(method);
-  r.url = std::move(url);
-  r.body = std::move(body);
-  return r;
-}
-
-std::string Describe(const CurlResponse& r) {
-  std::ostringstream out;
-  out << "curl code " << r.code;
-  if (!r.ok()) out << " (" << r.error << ")";
-  out << ", status " << r.status << ", body " << r.body.size() << " bytes";
-  if (r.body.size() < 200) out << ": " << r.body;
-  return out.str();
-}
-
 bool IsPutSuccess(const CurlResponse& r) { return r.ok() && (r.status == 201 || r.status == 204); }
-
-// GETs `id` and checks that it answers 200 with exactly `blob`.
-::testing::AssertionResult HoldsBlob(CurlClient& client, const std::string& base_url,
-                                     const std::string& id, const std::string& blob) {
-  CurlResponse r = client.Perform(Request("GET", BackupUrl(base_url, id)));
-  if (!r.ok() || r.status != 200) {
-    return ::testing::AssertionFailure() << "GET " << id.substr(0, 12) << "...: " << Describe(r);
-  }
-  if (r.body != blob) {
-    return ::testing::AssertionFailure()
-           << "GET " << id.substr(0, 12) << "...: " << r.body.size() << " bytes differ from the "
-           << blob.size() << " bytes acknowledged";
-  }
-  return ::testing::AssertionSuccess();
-}
 
 // Reads back every id of `history` and checks each against it. Returns how many were wrong
 // (each one reported as a test failure, at most max_reports of them).
@@ -290,8 +246,7 @@ class FullDiskTest : public ::testing::Test {
 
 // GET /readyz on the admin port; the status (0 when the request failed).
 long Readyz(CurlClient& client, const ServerProcess& server) {
-  CurlResponse r = client.Perform(
-      Request("GET", "http://127.0.0.1:" + std::to_string(server.admin_port()) + "/readyz"));
+  CurlResponse r = client.Perform(Request("GET", AdminUrl(server, "/readyz")));
   return r.ok() ? r.status : 0;
 }
 
@@ -336,7 +291,7 @@ TEST_F(FullDiskTest, PutsAnswer507BackupsStayIntactAndPutsWorkOnceSpaceIsFreed) 
   EXPECT_EQ(refused.status, 404) << "a put answered 507 left something: " << Describe(refused);
   size_t bad = 0;
   for (const auto& [id, blob] : acked) {
-    ::testing::AssertionResult held = HoldsBlob(client, base_url, id, blob);
+    ::testing::AssertionResult held = HoldsBlob(client, BackupUrl(base_url, id), blob);
     if (!held && ++bad <= 5) ADD_FAILURE() << "while the disk is full: " << held.message();
   }
   EXPECT_EQ(bad, 0u);
@@ -363,7 +318,8 @@ TEST_F(FullDiskTest, PutsAnswer507BackupsStayIntactAndPutsWorkOnceSpaceIsFreed) 
               kFillerBytes);
   acked.emplace(fresh_id, fresh_blob);
   EXPECT_EQ(Readyz(admin, *server_), 200);
-  for (const auto& [id, blob] : acked) EXPECT_TRUE(HoldsBlob(client, base_url, id, blob));
+  for (const auto& [id, blob] : acked)
+    EXPECT_TRUE(HoldsBlob(client, BackupUrl(base_url, id), blob));
 
   // Deletes work again too; then everything survives a restart on the once-full disk.
   for (int i = 0; i < 5; ++i) {
@@ -377,7 +333,7 @@ TEST_F(FullDiskTest, PutsAnswer507BackupsStayIntactAndPutsWorkOnceSpaceIsFreed) 
   EXPECT_EQ(server_->Terminate(), 0) << server_->Log();
   server_ = server_->Restart();
   ASSERT_NE(server_, nullptr);
-  for (const auto& [id, blob] : acked) EXPECT_TRUE(HoldsBlob(client, server_->BaseUrl(), id, blob));
+  for (const auto& [id, blob] : acked) EXPECT_TRUE(HoldsBlob(client, *server_, id, blob));
   EXPECT_EQ(server_->Terminate(), 0) << server_->Log();
   std::printf("disk-full test: %ld ms\n", MillisSince(test_start));
 }
@@ -449,7 +405,7 @@ TEST(FaultTest, FlippedByteInStoredValueAnswers500AndLogsNoId) {
   ASSERT_NE(server, nullptr);
   for (const auto& [id, blob] : backups) {
     if (damaged.count(id) == 0) {
-      EXPECT_TRUE(HoldsBlob(client, server->BaseUrl(), id, blob));
+      EXPECT_TRUE(HoldsBlob(client, *server, id, blob));
       continue;
     }
     CurlResponse r = client.Perform(Request("GET", BackupUrl(server->BaseUrl(), id)));

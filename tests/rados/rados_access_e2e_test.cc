@@ -28,18 +28,6 @@ const std::string kBin = SAFE_BIN_DIR;
 // refuses the pool).
 constexpr char kPoolKeyHex[] = "5afe5e7e5afe5e7e00112233445566778899aabbccddeeff0011223344556677";
 
-std::string Field(const std::string& text, const std::string& name) {
-  size_t at = text.find(name + ": ");
-  if (at == std::string::npos) return "";
-  size_t end = text.find('\n', at);
-  return text.substr(at + name.size() + 2, end - at - name.size() - 2);
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 class RadosAccessTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -105,7 +93,7 @@ TEST_F(RadosAccessTest, ATokenRedeemedAtOneInstanceIsSpentAtTheOtherAndItsCreden
   ASSERT_NE(b, nullptr);
   const std::string state = PaidToken("t1");
   const std::string copy = dir_.path() + "/t1-copy.json";
-  std::ofstream(copy) << ReadAll(state);
+  std::ofstream(copy) << ReadFile(state);
   std::string out, err;
   ASSERT_EQ(Redeem(state, *a, &out, &err), 0) << err;
   const std::string user = Field(out, "user");
@@ -141,7 +129,7 @@ TEST_F(RadosAccessTest, OneTokenRedeemedAtBothInstancesAtOnceHasOneWinner) {
   for (int round = 0; round < 3; ++round) {
     const std::string state = PaidToken("race" + std::to_string(round));
     const std::string copy = state + ".copy";
-    std::ofstream(copy) << ReadAll(state);
+    std::ofstream(copy) << ReadFile(state);
     int rc_a = -1, rc_b = -1;
     std::string out_a, err_a, out_b, err_b;
     std::thread ta([&] { rc_a = Redeem(state, *a, &out_a, &err_a); });

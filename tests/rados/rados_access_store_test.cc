@@ -11,21 +11,17 @@
 #include <vector>
 
 #include "tests/rados/rados_test_util.h"
+#include "tests/storage/store_test_util.h"
 
 namespace safe::storage {
 namespace {
 
 using testing::FreshNamespace;
+using testing::HashOf;
 using testing::OptionsFor;
 using testing::RawPool;
 
 constexpr Day kToday = 20000;
-
-AccessHash HashOf(uint8_t fill) {
-  AccessHash h;
-  h.fill(fill);
-  return h;
-}
 
 std::unique_ptr<RadosAccessStore> OpenAccess(const std::string& name_space) {
   auto store = RadosAccessStore::Open(OptionsFor(name_space));

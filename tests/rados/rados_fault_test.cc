@@ -27,19 +27,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::BlobFor;
+using testing::Cluster;
 using testing::KeyFor;
-
-// Runs scripts/ceph-cluster with CEPH_DIR set to the test cluster's directory.
-::testing::AssertionResult Cluster(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"env", "CEPH_DIR=" + testing::CephDir(),
-                                   SAFE_CEPH_CLUSTER_SCRIPT};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::string out, err;
-  int status = safe::testing::RunCommand(argv, "", &out, &err);
-  if (status == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "ceph-cluster " << args[0] << " exited " << status << "\n"
-                                       << out << err;
-}
 
 // Puts unique keys from several threads until stopped; counts what was acknowledged.
 class PutStream {

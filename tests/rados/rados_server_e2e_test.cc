@@ -31,16 +31,9 @@ namespace safe::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using storage::testing::CephDir;
+using storage::testing::Cluster;
 using storage::testing::RadosConf;
 using storage::testing::RadosPool;
-
-std::mt19937_64 SeededRng() {
-  std::random_device device;
-  uint64_t seed = (static_cast<uint64_t>(device()) << 32) | device();
-  std::printf("random seed: %llu\n", static_cast<unsigned long long>(seed));
-  return std::mt19937_64(seed);
-}
 
 // The server key of every instance over the test pool. A test value, not a secret: the first
 // instance records the key's check value in the pool (meta-keycheck), and an instance with
@@ -58,7 +51,7 @@ class RadosServersTest : public ::testing::Test {
   // A 0600 key file under key_dir_ holding `hex`; empty on failure.
   std::string WriteKeyFile(const std::string& name, const std::string& hex) {
     const std::string path = key_dir_.path() + "/" + name;
-    if (!WriteFile(path, hex + "\n") || chmod(path.c_str(), 0600) != 0) return "";
+    if (!WriteFile(path, hex + "\n", 0600)) return "";
     return path;
   }
 
@@ -75,17 +68,9 @@ class RadosServersTest : public ::testing::Test {
     return ServerProcess::Start(args);
   }
 
-  static std::string Url(const ServerProcess& server, const std::string& id) {
-    return server.BaseUrl() + "backups/" + id;
-  }
-
   static CurlResponse Perform(CurlClient& client, std::string method, std::string url,
                               std::optional<std::string> body = std::nullopt) {
-    CurlRequest request;
-    request.method = std::move(method);
-    request.url = std::move(url);
-    request.body = std::move(body);
-    return client.Perform(request);
+    return client.Perform(Request(std::move(method), std::move(url), std::move(body)));
   }
 
   TempDir key_dir_;
@@ -103,16 +88,16 @@ TEST_F(RadosServersTest, ABackupWrittenThroughOneInstanceIsReadThroughAnother) {
   const std::string first = RandomBytes(100000, rng);
   const std::string second = RandomBytes(524288, rng);
 
-  EXPECT_EQ(Perform(client, "PUT", Url(*a, id), first).status, 201);
-  CurlResponse got = Perform(client, "GET", Url(*b, id));
+  EXPECT_EQ(Perform(client, "PUT", BackupUrl(*a, id), first).status, 201);
+  CurlResponse got = Perform(client, "GET", BackupUrl(*b, id));
   EXPECT_EQ(got.status, 200);
   EXPECT_TRUE(got.body == first) << "instance B read " << got.body.size() << " bytes";
-  EXPECT_EQ(Perform(client, "PUT", Url(*b, id), second).status, 204);  // replaced
-  got = Perform(client, "GET", Url(*a, id));
+  EXPECT_EQ(Perform(client, "PUT", BackupUrl(*b, id), second).status, 204);  // replaced
+  got = Perform(client, "GET", BackupUrl(*a, id));
   EXPECT_EQ(got.status, 200);
   EXPECT_TRUE(got.body == second) << "instance A read " << got.body.size() << " bytes";
-  EXPECT_EQ(Perform(client, "DELETE", Url(*a, id)).status, 204);
-  EXPECT_EQ(Perform(client, "GET", Url(*b, id)).status, 404);
+  EXPECT_EQ(Perform(client, "DELETE", BackupUrl(*a, id)).status, 204);
+  EXPECT_EQ(Perform(client, "GET", BackupUrl(*b, id)).status, 404);
 }
 
 // Instances with different keys over one pool would each read the other's backups as Corruption
@@ -124,7 +109,7 @@ TEST_F(RadosServersTest, AnInstanceWithAnotherServerKeyRefusesToStart) {
   CurlClient client;
   const std::string id = RandomBackupId(rng);
   const std::string blob = RandomBytes(70000, rng);
-  ASSERT_EQ(Perform(client, "PUT", Url(*a, id), blob).status, 201);
+  ASSERT_EQ(Perform(client, "PUT", BackupUrl(*a, id), blob).status, 201);
 
   const std::string other_hex(64, 'e');
   const std::string other_key = WriteKeyFile("other.key", other_hex);
@@ -146,15 +131,15 @@ TEST_F(RadosServersTest, AnInstanceWithAnotherServerKeyRefusesToStart) {
 
   // Nothing of the pool changed: the backup reads back through the first instance and through a
   // new one with the right key.
-  CurlResponse got = Perform(client, "GET", Url(*a, id));
+  CurlResponse got = Perform(client, "GET", BackupUrl(*a, id));
   EXPECT_EQ(got.status, 200);
   EXPECT_TRUE(got.body == blob);
   auto b = StartInstance();
   ASSERT_NE(b, nullptr);
-  got = Perform(client, "GET", Url(*b, id));
+  got = Perform(client, "GET", BackupUrl(*b, id));
   EXPECT_EQ(got.status, 200);
   EXPECT_TRUE(got.body == blob);
-  EXPECT_EQ(Perform(client, "DELETE", Url(*b, id)).status, 204);
+  EXPECT_EQ(Perform(client, "DELETE", BackupUrl(*b, id)).status, 204);
 }
 
 TEST_F(RadosServersTest, ConcurrentPutsOfOneIdThroughTwoInstancesLeaveOneWholeBlob) {
@@ -179,7 +164,7 @@ TEST_F(RadosServersTest, ConcurrentPutsOfOneIdThroughTwoInstancesLeaveOneWholeBl
       CurlClient client;
       const ServerProcess& via = c % 2 == 0 ? *a : *b;
       for (int r = 0; r < kRounds; ++r) {
-        long status = Perform(client, "PUT", Url(via, id), blobs[c]).status;
+        long status = Perform(client, "PUT", BackupUrl(via, id), blobs[c]).status;
         if (status == 201) {
           created.fetch_add(1);
         } else if (status == 204) {
@@ -196,24 +181,13 @@ TEST_F(RadosServersTest, ConcurrentPutsOfOneIdThroughTwoInstancesLeaveOneWholeBl
   EXPECT_EQ(replaced.load(), kClients * kRounds - 1);
 
   CurlClient client;
-  CurlResponse from_a = Perform(client, "GET", Url(*a, id));
-  CurlResponse from_b = Perform(client, "GET", Url(*b, id));
+  CurlResponse from_a = Perform(client, "GET", BackupUrl(*a, id));
+  CurlResponse from_b = Perform(client, "GET", BackupUrl(*b, id));
   ASSERT_EQ(from_a.status, 200);
   ASSERT_EQ(from_b.status, 200);
   EXPECT_EQ(sent.count(from_a.body), 1u) << "not one whole uploaded blob";
   EXPECT_TRUE(from_a.body == from_b.body);
-  EXPECT_EQ(Perform(client, "DELETE", Url(*b, id)).status, 204);
-}
-
-// Runs scripts/ceph-cluster on the test cluster.
-::testing::AssertionResult Cluster(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"env", "CEPH_DIR=" + CephDir(), SAFE_CEPH_CLUSTER_SCRIPT};
-  argv.insert(argv.end(), args.begin(), args.end());
-  std::string out, err;
-  int status = RunCommand(argv, "", &out, &err);
-  if (status == 0) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "ceph-cluster " << args[0] << " exited " << status << "\n"
-                                       << out << err;
+  EXPECT_EQ(Perform(client, "DELETE", BackupUrl(*b, id)).status, 204);
 }
 
 TEST_F(RadosServersTest, AnOsdKilledDuringUploadsThroughTwoInstancesLosesNoAcknowledgedOne) {
@@ -244,7 +218,7 @@ TEST_F(RadosServersTest, AnOsdKilledDuringUploadsThroughTwoInstancesLosesNoAckno
         const std::string id = RandomBackupId(id_rng);
         std::string blob = blob_seed;
         blob.replace(0, 8, reinterpret_cast<const char*>(&n), 8);
-        long status = Perform(client, "PUT", Url(via, id), blob).status;
+        long status = Perform(client, "PUT", BackupUrl(via, id), blob).status;
         std::lock_guard<std::mutex> lock(mu);
         if (status == 201) {
           acked.emplace_back(id, std::move(blob));
@@ -291,12 +265,12 @@ TEST_F(RadosServersTest, AnOsdKilledDuringUploadsThroughTwoInstancesLosesNoAckno
   size_t missing = 0;
   for (size_t i = 0; i < acked.size(); ++i) {
     const ServerProcess& via = i % 2 == 0 ? *b : *a;
-    CurlResponse got = Perform(client, "GET", Url(via, acked[i].first));
+    CurlResponse got = Perform(client, "GET", BackupUrl(via, acked[i].first));
     if (got.status != 200 || !(got.body == acked[i].second)) ++missing;
   }
   EXPECT_EQ(missing, 0u) << "of " << acked.size() << " acknowledged uploads";
   EXPECT_TRUE(Cluster({"wait-healthy", "300"}));
-  for (const auto& [id, blob] : acked) Perform(client, "DELETE", Url(*a, id));
+  for (const auto& [id, blob] : acked) Perform(client, "DELETE", BackupUrl(*a, id));
 }
 
 }  // namespace

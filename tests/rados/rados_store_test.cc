@@ -23,7 +23,9 @@
 namespace safe::storage {
 namespace {
 
+using testing::BlobFor;
 using testing::FreshNamespace;
+using testing::KeyFor;
 using testing::OpenOrFail;
 using testing::RawPool;
 
@@ -47,18 +49,8 @@ ServerKey TestServerKey() {
   return ServerKey(bytes);
 }
 
-struct SealedRadosStoreFactory {
+struct SealedRadosStoreFactory : testing::SealedFactory<RadosStoreFactory, TestServerKey> {
   static constexpr const char* kName = "SealedOverRadosStore";
-  RadosStoreFactory engine;
-  SealedStore* sealed = nullptr;
-  std::unique_ptr<BackupStore> Make() {
-    std::unique_ptr<BackupStore> inner = engine.Make();
-    if (inner == nullptr) return nullptr;
-    auto store = std::make_unique<SealedStore>(TestServerKey(), std::move(inner));
-    sealed = store.get();
-    return store;
-  }
-  BackupId ScannedKey(const BackupId& id) const { return sealed->StorageKeyFor(id); }
 };
 
 using StoreImplementations = ::testing::Types<RadosStoreFactory, SealedRadosStoreFactory>;
@@ -70,9 +62,6 @@ using StoreImplementations = ::testing::Types<RadosStoreFactory, SealedRadosStor
 
 namespace safe::storage {
 namespace {
-
-using testing::BlobFor;
-using testing::KeyFor;
 
 // ---------------------------------------------------------------------------------------------
 // RADOS only.

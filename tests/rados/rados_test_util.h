@@ -1,5 +1,5 @@
-// Helpers of the RADOS tests: where the test cluster is, a fresh namespace per store, and raw
-// librados access to look at (and clean up) what a store wrote.
+// Helpers of the RADOS tests: where the test cluster is, a fresh namespace per store, raw
+// librados access to look at (and clean up) what a store wrote, and the cluster script.
 //
 // The cluster: CTest's "rados" fixture starts it with scripts/ceph-cluster and sets
 // SAFE_RADOS_CONF to its ceph.conf (the client keyring is named there); SAFE_RADOS_POOL names the
@@ -25,6 +25,7 @@
 #include <rados/librados.hpp>
 
 #include "storage/rados_store.h"
+#include "tests/support/server_process.h"
 
 namespace safe::storage::testing {
 
@@ -139,6 +140,18 @@ class RawPool {
   librados::IoCtx io_;
   bool ok_ = false;
 };
+
+// Runs scripts/ceph-cluster (SAFE_CEPH_CLUSTER_SCRIPT) with CEPH_DIR set to the test cluster's
+// directory: kill-osd ID, start-osd ID, wait-healthy [SECONDS]. Fails with what it printed.
+inline ::testing::AssertionResult Cluster(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"env", "CEPH_DIR=" + CephDir(), SAFE_CEPH_CLUSTER_SCRIPT};
+  argv.insert(argv.end(), args.begin(), args.end());
+  std::string out, err;
+  int status = safe::testing::RunCommand(argv, "", &out, &err);
+  if (status == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "ceph-cluster " << args[0] << " exited " << status << "\n"
+                                       << out << err;
+}
 
 // Skips every test of the binary, saying why, when no cluster is configured.
 class RadosEnvironment : public ::testing::Environment {

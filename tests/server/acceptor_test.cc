@@ -29,8 +29,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/server_process.h"
+
 namespace safe::server {
 namespace {
+
+using safe::testing::CountOf;
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -76,12 +80,6 @@ class CapturedStderr {
   std::string path_;
   int saved_ = -1;
 };
-
-size_t CountOf(const std::string& text, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
 
 TEST(AcceptorTest, OutOfDescriptorsBacksOffClosesWaitersAndLogsOnceIssue13) {
   rlimit original{};

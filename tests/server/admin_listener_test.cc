@@ -14,10 +14,6 @@
 namespace safe::testing {
 namespace {
 
-std::string AdminUrl(const ServerProcess& s, const std::string& path) {
-  return "http://127.0.0.1:" + std::to_string(s.admin_port()) + path;
-}
-
 class AdminListenerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -27,11 +23,7 @@ class AdminListenerTest : public ::testing::Test {
   }
   CurlResponse Do(const std::string& method, const std::string& url,
                   std::optional<std::string> body = std::nullopt) {
-    CurlRequest r;
-    r.method = method;
-    r.url = url;
-    r.body = std::move(body);
-    return client_.Perform(r);
+    return client_.Perform(Request(method, url, std::move(body)));
   }
   std::unique_ptr<ServerProcess> server_;
   CurlClient client_;

@@ -237,10 +237,6 @@ TEST(AttackE2eTest, UploadsThatStallAfterOneByteDoNotStarveUploads) {
 }
 
 // Item 8: the admin listener.
-std::string AdminUrl(const ServerProcess& s, const std::string& path) {
-  return "http://127.0.0.1:" + std::to_string(s.admin_port()) + path;
-}
-
 TEST(AttackE2eTest, AdminListenOffLoopbackNeedsAToken) {
   TempDir dir;
   auto refused = ServerProcess::Start({"--admin-listen", "0.0.0.0:0"});

@@ -20,21 +20,16 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/e2e_util.h"
+#include "tests/support/files.h"
+
 namespace safe::server {
 namespace {
 
 using std::chrono::steady_clock;
 
-// The Authorization value of user:password (raw bytes), base64 with padding.
-std::string BasicHeader(const std::string& user_and_password, const std::string& scheme = "Basic") {
-  std::string b64(
-      sodium_base64_ENCODED_LEN(user_and_password.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-  sodium_bin2base64(b64.data(), b64.size(),
-                    reinterpret_cast<const unsigned char*>(user_and_password.data()),
-                    user_and_password.size(), sodium_base64_VARIANT_ORIGINAL);
-  b64.resize(b64.size() - 1);  // the terminating NUL
-  return scheme + " " + b64;
-}
+using safe::testing::BasicHeader;
+using safe::testing::TempDir;
 
 std::string Hash(const std::string& password) {
   Result<std::string> hash = HashPasswordArgon2id(password);
@@ -519,15 +514,8 @@ TEST_F(AuthTest, RefusesAFileWithoutUsers) {
 
 class AuthFileTest : public AuthTest {
  protected:
-  void SetUp() override {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/auth_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string dir_;
+  TempDir tmp_;
+  const std::string dir_ = tmp_.path();
 };
 
 TEST_F(AuthFileTest, LoadsAnHtpasswdFile) {

@@ -12,17 +12,14 @@
 #include "common/clock.h"
 #include "storage/memory_store.h"
 #include "storage/sealed_store.h"
+#include "tests/support/bytes.h"
 
 namespace safe::server {
 namespace {
 
-constexpr Day kToday = 20000;
+using safe::testing::IdFor;
 
-BackupId IdFor(uint8_t seed) {
-  BackupId::Bytes bytes;
-  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(seed * 31 + i);
-  return BackupId::FromBytes(bytes);
-}
+constexpr Day kToday = 20000;
 
 storage::ServerKey TestKey() {
   uint8_t bytes[storage::ServerKey::kSize];

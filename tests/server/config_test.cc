@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/files.h"
+
 namespace safe::server {
 namespace {
 
@@ -127,15 +129,6 @@ void ExpectRefused(const Outcome& outcome, const std::string& key) {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    const char* tmp = getenv("TMPDIR");
-    std::string pattern =
-        std::string(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") + "/config_test.XXXXXX";
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
   // Writes contents to a file in the temporary directory and returns its path.
   std::string WriteFile(const std::string& name, const std::string& contents) {
     std::string path = dir_ + "/" + name;
@@ -146,7 +139,8 @@ class ConfigTest : public ::testing::Test {
     return path;
   }
 
-  std::string dir_;
+  safe::testing::TempDir tmp_;
+  const std::string dir_ = tmp_.path();
 };
 
 // Found by fuzz/config_fuzz: the bad item of trusted-proxies reached the error line raw.
@@ -322,9 +316,11 @@ TEST_F(ConfigTest, AcceptsTheBoundsOfEveryNumber) {
   EXPECT_EQ(low.parse.config.max_backup_bytes, 1u);
   EXPECT_EQ(low.parse.config.sweep_interval, std::chrono::seconds(60));
   Outcome high =
-      Parse({"--max-backup-bytes", "67108864", "--retention-days", "3650", "--threads", "64",
-             "--header-timeout", "3600", "--body-timeout", "3600", "--idle-timeout", "3600",
-             "--max-connections", "1000000", "--sweep-interval", "86400"});
+      // max-body-memory must hold one upload of the largest size (16 MiB by default).
+      Parse({"--max-backup-bytes", "67108864", "--max-body-memory", "67108864", "--retention-days",
+             "3650", "--threads", "64", "--header-timeout", "3600", "--body-timeout", "3600",
+             "--idle-timeout", "3600", "--max-connections", "1000000", "--sweep-interval",
+             "86400"});
   ASSERT_EQ(high.parse.action, ConfigParse::Action::kRun) << high.err;
   EXPECT_EQ(high.parse.config.max_backup_bytes, 67108864u);
   EXPECT_EQ(high.parse.config.retention_days, 3650u);

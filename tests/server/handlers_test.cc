@@ -66,15 +66,7 @@ class HandlersTest : public ::testing::Test {
   // Sends one request on a fresh connection from `peer` and returns the one answer.
   ParsedResponse Do(const std::string& request, bool head = false,
                     const std::string& peer = "192.0.2.7") {
-    testing::Wire wire;
-    auto conn =
-        HttpConnection::Create(*app_, HttpLimits(), std::make_unique<testing::FakeIo>(&wire), peer);
-    conn->OnInput(request.data(), request.size());
-    bool complete = false;
-    auto responses = testing::ParseResponses(wire.out, {head}, &complete);
-    EXPECT_TRUE(complete);
-    EXPECT_EQ(responses.size(), 1u) << wire.out;
-    return responses.empty() ? ParsedResponse() : responses.back();
+    return testing::ServeOne(*app_, request, head, peer);
   }
 
   ParsedResponse Put(const std::string& body, const std::string& id = kId,

@@ -20,13 +20,6 @@
 namespace safe::testing {
 namespace {
 
-std::string ReadAll(const std::filesystem::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 Day Today() {
   return static_cast<Day>(std::chrono::duration_cast<std::chrono::seconds>(
                               std::chrono::system_clock::now().time_since_epoch())
@@ -53,7 +46,7 @@ TEST(PrivacyTest, StoredRecordHoldsOnlyTheSealedBlobItsSizeAndTheDay) {
   // Every file of the data directory: no id, no agent, no address.
   for (const auto& entry : std::filesystem::recursive_directory_iterator(server->data_dir())) {
     if (!entry.is_regular_file()) continue;
-    std::string bytes = ReadAll(entry.path());
+    std::string bytes = ReadFile(entry.path().string());
     EXPECT_EQ(bytes.find(id), std::string::npos) << entry.path();
     EXPECT_EQ(bytes.find("privacy-test-agent"), std::string::npos) << entry.path();
     EXPECT_EQ(bytes.find("127.0.0.1"), std::string::npos) << entry.path();

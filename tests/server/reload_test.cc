@@ -29,27 +29,18 @@ void MakeCertificate(const std::string& cert, const std::string& key) {
   ASSERT_EQ(status, 0) << err;
 }
 
-size_t Count(const std::string& haystack, const std::string& needle) {
-  size_t count = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 // Sends SIGHUP and waits (bounded, driven by the server's log) until it says how the reload went;
 // true when it says "reloaded" (and not that it failed).
 bool Reload(ServerProcess& server) {
   const std::string before = server.Log();
-  const size_t ok_before = Count(before, "reloaded on SIGHUP");
-  const size_t failed_before = Count(before, "reload on SIGHUP failed");
+  const size_t ok_before = CountOf(before, "reloaded on SIGHUP");
+  const size_t failed_before = CountOf(before, "reload on SIGHUP failed");
   server.Signal(SIGHUP);
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     std::string log = server.Log();
-    if (Count(log, "reload on SIGHUP failed") > failed_before) return false;
-    if (Count(log, "reloaded on SIGHUP") > ok_before) return true;
+    if (CountOf(log, "reload on SIGHUP failed") > failed_before) return false;
+    if (CountOf(log, "reloaded on SIGHUP") > ok_before) return true;
     std::this_thread::yield();
   }
   return false;
@@ -93,7 +84,7 @@ TEST(ReloadTest, SighupSwapsTheCertificateAndKeepsOpenConnections) {
   // reload failed, never that it reloaded (issue 13 item 7).
   { std::ofstream(cert, std::ios::trunc) << "not a certificate\n"; }
   EXPECT_FALSE(Reload(*server));
-  EXPECT_EQ(Count(server->Log(), "reloaded on SIGHUP"), 1u) << server->Log();
+  EXPECT_EQ(CountOf(server->Log(), "reloaded on SIGHUP"), 1u) << server->Log();
   CurlClient after_broken;
   EXPECT_EQ(after_broken.Perform(with_new).status, 200);
   EXPECT_NE(server->Log().find("reload: "), std::string::npos);
@@ -127,7 +118,7 @@ TEST(ReloadTest, SighupReloadsTheHtpasswdFile) {
   // A broken file keeps bob, and the log does not claim a reload.
   { std::ofstream(htpasswd, std::ios::trunc) << "bob:plaintext-is-refused\n"; }
   EXPECT_FALSE(Reload(*server));
-  EXPECT_EQ(Count(server->Log(), "reloaded on SIGHUP"), 1u) << server->Log();
+  EXPECT_EQ(CountOf(server->Log(), "reloaded on SIGHUP"), 1u) << server->Log();
   EXPECT_EQ(client.Perform(as_bob).status, 200);
 }
 

@@ -93,15 +93,7 @@ class RestorePageTest : public ::testing::Test {
   }
 
   ParsedResponse Do(const std::string& request, bool head = false) {
-    testing::Wire wire;
-    auto conn = HttpConnection::Create(*app_, HttpLimits(),
-                                       std::make_unique<testing::FakeIo>(&wire), "192.0.2.7");
-    conn->OnInput(request.data(), request.size());
-    bool complete = false;
-    auto responses = testing::ParseResponses(wire.out, {head}, &complete);
-    EXPECT_TRUE(complete);
-    EXPECT_EQ(responses.size(), 1u) << wire.out;
-    return responses.empty() ? ParsedResponse() : responses.back();
+    return testing::ServeOne(*app_, request, head);
   }
 
   ParsedResponse Get(const std::string& path, const std::string& extra = "") {

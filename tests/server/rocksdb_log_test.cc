@@ -44,7 +44,7 @@ TEST(RocksDbLogTest, NoLogFileIsWrittenInTheDataDirectoryIssue12) {
   // A checkpoint flushes the memtables first: the event RocksDB logged with its time and counts.
   CurlRequest checkpoint;
   checkpoint.method = "POST";
-  checkpoint.url = "http://127.0.0.1:" + std::to_string(server->admin_port()) + "/admin/checkpoint";
+  checkpoint.url = AdminUrl(*server, "/admin/checkpoint");
   checkpoint.body = std::string();
   CurlResponse made = client.Perform(checkpoint);
   ASSERT_EQ(made.status, 201) << made.body;

@@ -34,68 +34,8 @@ using namespace std::chrono_literals;
 constexpr size_t kDefaultMaxBytes = 524288;  // 512 KiB, the server's default maxBackupBytes
 constexpr auto kReadTimeout = 20s;           // bound for every raw read
 
-std::mt19937_64 SeededRng() {
-  std::random_device device;
-  uint64_t seed = (static_cast<uint64_t>(device()) << 32) | device();
-  std::printf("random seed: %llu\n", static_cast<unsigned long long>(seed));
-  return std::mt19937_64(seed);
-}
-
 std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> args = {}) {
   return ServerProcess::Start(std::move(args));
-}
-
-std::string BackupUrl(const ServerProcess& server, const std::string& id) {
-  return server.BaseUrl() + "backups/" + id;
-}
-
-CurlRequest Request(std::string method, std::string url,
-                    std::optional<std::string> body = std::nullopt) {
-  CurlRequest r;
-  r.method = std::move(method);
-  r.url = std::move(url);
-  r.body = std::move(body);
-  return r;
-}
-
-std::string Describe(const CurlResponse& r) {
-  std::ostringstream out;
-  out << "curl code " << r.code;
-  if (!r.ok()) out << " (" << r.error << ")";
-  out << ", status " << r.status << ", status lines [";
-  for (const auto& line : r.status_lines) out << line << "; ";
-  out << "], body " << r.body.size() << " bytes";
-  if (r.body.size() < 200) out << ": " << r.body;
-  return out.str();
-}
-
-// Performs `request` and checks that it succeeded with `status`.
-::testing::AssertionResult Answers(CurlClient& client, const CurlRequest& request, long status) {
-  CurlResponse r = client.Perform(request);
-  if (r.ok() && r.status == status) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << request.method << " " << request.url << ": expected "
-                                       << status << ", got " << Describe(r);
-}
-
-// GETs `get` and checks that it answers 200 with exactly `blob`.
-::testing::AssertionResult HoldsBlob(CurlClient& client, CurlRequest get, const std::string& blob) {
-  get.method = "GET";
-  get.body.reset();
-  CurlResponse r = client.Perform(get);
-  if (!r.ok() || r.status != 200) {
-    return ::testing::AssertionFailure() << "GET " << get.url << ": " << Describe(r);
-  }
-  if (r.body != blob) {
-    return ::testing::AssertionFailure()
-           << "GET " << get.url << ": " << r.body.size() << " bytes differ from the " << blob.size()
-           << " bytes stored";
-  }
-  return ::testing::AssertionSuccess();
-}
-
-::testing::AssertionResult HoldsBlob(CurlClient& client, const ServerProcess& server,
-                                     const std::string& id, const std::string& blob) {
-  return HoldsBlob(client, Request("GET", BackupUrl(server, id)), blob);
 }
 
 std::string RawPutHead(const std::string& id, size_t content_length,
@@ -103,15 +43,6 @@ std::string RawPutHead(const std::string& id, size_t content_length,
   return "PUT /backups/" + id +
          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + std::to_string(content_length) +
          "\r\n" + extra + "\r\n";
-}
-
-size_t CountOf(const std::string& haystack, const std::string& needle) {
-  size_t n = 0;
-  for (size_t at = haystack.find(needle); at != std::string::npos;
-       at = haystack.find(needle, at + 1)) {
-    ++n;
-  }
-  return n;
 }
 
 // ---- 1. Every status code over a real socket ----

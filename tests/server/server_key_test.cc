@@ -10,67 +10,24 @@
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
+#include "tests/support/bytes.h"
+#include "tests/support/files.h"
 
 namespace safe::server {
 namespace {
 
 namespace fs = std::filesystem;
+using safe::testing::Hex, safe::testing::ReadFile, safe::testing::TempDir, safe::testing::WriteFile;
 using storage::ServerKey;
-
-class TempDir {
- public:
-  TempDir() {
-    const char* base = std::getenv("TMPDIR");
-    std::string pattern =
-        std::string(base != nullptr && base[0] != '\0' ? base : "/tmp") + "/safe-key-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const std::string& path, const std::string& content, mode_t mode) {
-  {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << content;
-  }
-  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
-}
 
 mode_t ModeOf(const std::string& path) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) return 0;
   return st.st_mode & 07777;
-}
-
-std::string Hex(const ServerKey& key) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < key.size(); ++i) {
-    out.push_back(kDigits[key.data()[i] >> 4]);
-    out.push_back(kDigits[key.data()[i] & 15]);
-  }
-  return out;
 }
 
 std::string Raw(const ServerKey& key) {
@@ -168,7 +125,7 @@ TEST_F(ServerKeyTest, ReusesTheKeyOnTheNextStartWithTheStoreInBetween) {
 
 TEST_F(ServerKeyTest, RefusesToCreateAKeyOverExistingData) {
   ASSERT_TRUE(fs::create_directory(data_dir_));
-  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  ASSERT_TRUE(WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644));
   ServerKeyOptions options = Options();
   ExpectRefused(options,
                 "no key file at " + options.key_file + " but " + data_dir_ +
@@ -189,14 +146,14 @@ TEST_F(ServerKeyTest, RefusesAGroupOrWorldReadableKeyFile) {
   const ServerKey key = FixedKey(1);
   const ServerKeyOptions options = Options();
   for (mode_t mode : {0644, 0640, 0604, 0660, 0700}) {
-    WriteFile(options.key_file, Raw(key), mode);
+    ASSERT_TRUE(WriteFile(options.key_file, Raw(key), mode));
     char expected[64];
     std::snprintf(expected, sizeof(expected), "has mode %04o: it must be 0600 or 0400",
                   static_cast<unsigned>(mode));
     ExpectRefused(options, expected, {&key});
     ExpectRefused(options, options.key_file, {&key});
   }
-  WriteFile(options.key_file, Raw(key), 0400);
+  ASSERT_TRUE(WriteFile(options.key_file, Raw(key), 0400));
   ASSERT_TRUE(fs::create_directory(data_dir_));  // a first start with a key made by hand
   auto read = LoadOrCreateServerKey(options);
   ASSERT_TRUE(read.ok()) << read.status().ToString();
@@ -208,7 +165,7 @@ TEST_F(ServerKeyTest, AcceptsRawOrHexKeysAndRefusesOtherLengths) {
   const ServerKeyOptions options = Options();
   ASSERT_TRUE(fs::create_directory(data_dir_));  // a first start with a key made by hand
   for (const std::string& content : {Raw(key), Hex(key), Hex(key) + "\n"}) {
-    WriteFile(options.key_file, content, 0600);
+    ASSERT_TRUE(WriteFile(options.key_file, content, 0600));
     auto read = LoadOrCreateServerKey(options);
     ASSERT_TRUE(read.ok()) << read.status().ToString();
     EXPECT_TRUE(read->Equals(key));
@@ -216,12 +173,12 @@ TEST_F(ServerKeyTest, AcceptsRawOrHexKeysAndRefusesOtherLengths) {
   for (const std::string& content :
        {std::string(), Raw(key).substr(0, 31), Raw(key) + "x", Hex(key).substr(0, 63),
         Hex(key) + "\n\n", std::string(500, 'a')}) {
-    WriteFile(options.key_file, content, 0600);
+    ASSERT_TRUE(WriteFile(options.key_file, content, 0600));
     ExpectRefused(options, "expected 32 raw bytes or 64 hex characters", {&key});
   }
   std::string not_hex = Hex(key);
   not_hex[10] = 'g';
-  WriteFile(options.key_file, not_hex, 0600);
+  ASSERT_TRUE(WriteFile(options.key_file, not_hex, 0600));
   ExpectRefused(options, "not all hex digits", {&key});
 }
 
@@ -232,9 +189,9 @@ TEST_F(ServerKeyTest, TheCredentialIsPreferredOverTheKeyFile) {
   ASSERT_TRUE(fs::create_directory(credentials));
   ServerKeyOptions options = Options();
   options.credentials_directory = credentials;
-  WriteFile(options.key_file, Raw(file_key), 0600);
+  ASSERT_TRUE(WriteFile(options.key_file, Raw(file_key), 0600));
   // systemd makes credentials 0400 (or 0440 with a group); the mode is not checked.
-  WriteFile(credentials + "/server-key", Hex(credential_key) + "\n", 0440);
+  ASSERT_TRUE(WriteFile(credentials + "/server-key", Hex(credential_key) + "\n", 0440));
   auto key = LoadOrCreateServerKey(options);
   ASSERT_TRUE(key.ok()) << key.status().ToString();
   EXPECT_TRUE(key->Equals(credential_key));
@@ -254,16 +211,17 @@ TEST_F(ServerKeyTest, AMalformedCredentialIsRefused) {
   ASSERT_TRUE(fs::create_directory(credentials));
   ServerKeyOptions options = Options();
   options.credentials_directory = credentials;
-  WriteFile(credentials + "/server-key", "short", 0400);
+  ASSERT_TRUE(WriteFile(credentials + "/server-key", "short", 0400));
   ExpectRefused(options, "the credential " + credentials + "/server-key holds 5 bytes", {});
 }
 
 TEST_F(ServerKeyTest, RefusesAKeyThatDoesNotMatchTheData) {
   auto created = LoadOrCreateServerKey(Options());
   ASSERT_TRUE(created.ok()) << created.status().ToString();
-  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);  // the store has written data
+  ASSERT_TRUE(
+      WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644));  // the store has written data
   const ServerKey other = FixedKey(5);
-  WriteFile(Options().key_file, Raw(other), 0600);
+  ASSERT_TRUE(WriteFile(Options().key_file, Raw(other), 0600));
   ExpectRefused(Options(),
                 "the key file " + Options().key_file + " does not match the data in " + data_dir_,
                 {&other, &*created});
@@ -271,7 +229,7 @@ TEST_F(ServerKeyTest, RefusesAKeyThatDoesNotMatchTheData) {
   // The same through a credential.
   const std::string credentials = dir_.path() + "/credentials";
   ASSERT_TRUE(fs::create_directory(credentials));
-  WriteFile(credentials + "/server-key", Raw(other), 0400);
+  ASSERT_TRUE(WriteFile(credentials + "/server-key", Raw(other), 0400));
   ServerKeyOptions options = Options();
   options.credentials_directory = credentials;
   ExpectRefused(options, "does not match the data in " + data_dir_, {&other, &*created});
@@ -279,15 +237,15 @@ TEST_F(ServerKeyTest, RefusesAKeyThatDoesNotMatchTheData) {
 
 TEST_F(ServerKeyTest, RefusesDataWithoutAKeyCheck) {
   ASSERT_TRUE(fs::create_directory(data_dir_));
-  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  ASSERT_TRUE(WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644));
   const ServerKey key = FixedKey(6);
-  WriteFile(Options().key_file, Raw(key), 0600);
+  ASSERT_TRUE(WriteFile(Options().key_file, Raw(key), 0600));
   ExpectRefused(Options(), "holds data but no KEYCHECK file", {&key});
 }
 
 TEST_F(ServerKeyTest, AMalformedKeyCheckIsCorruption) {
   ASSERT_TRUE(LoadOrCreateServerKey(Options()).ok());
-  WriteFile(data_dir_ + "/KEYCHECK", "nonsense\n", 0600);
+  ASSERT_TRUE(WriteFile(data_dir_ + "/KEYCHECK", "nonsense\n", 0600));
   auto key = LoadOrCreateServerKey(Options());
   ASSERT_FALSE(key.ok());
   EXPECT_TRUE(key.status().IsCorruption()) << key.status().ToString();
@@ -313,7 +271,7 @@ TEST_F(ServerKeyTest, NeitherCredentialNorKeyFileIsRefused) {
 }
 
 TEST_F(ServerKeyTest, ADataPathThatIsAFileIsRefused) {
-  WriteFile(data_dir_, "not a directory", 0600);
+  ASSERT_TRUE(WriteFile(data_dir_, "not a directory", 0600));
   ExpectRefused(Options(), data_dir_ + " is not a directory", {});
 }
 
@@ -358,8 +316,8 @@ TEST_F(ServerKeyTest, RefusesANewKeyWhenTheKeyWasMovedAside) {
 
 TEST_F(ServerKeyTest, RefusesAnEmptyStoreWhenTheParentHoldsARestoredStore) {
   // safe-admin restore --data-dir PARENT (instead of PARENT/data) puts the store one level up.
-  WriteFile(dir_.path() + "/CURRENT", "MANIFEST-000001\n", 0644);
-  WriteFile(dir_.path() + "/KEYCHECK", std::string(64, 'a') + "\n", 0600);
+  ASSERT_TRUE(WriteFile(dir_.path() + "/CURRENT", "MANIFEST-000001\n", 0644));
+  ASSERT_TRUE(WriteFile(dir_.path() + "/KEYCHECK", std::string(64, 'a') + "\n", 0600));
   ExpectRefused(Options(), "holds a store", {});
   EXPECT_FALSE(fs::exists(Options().key_file));
   EXPECT_FALSE(fs::exists(data_dir_));
@@ -368,7 +326,7 @@ TEST_F(ServerKeyTest, RefusesAnEmptyStoreWhenTheParentHoldsARestoredStore) {
 TEST_F(ServerKeyTest, RefusesAnEmptyStoreWhenTheDataWasMovedAside) {
   auto created = LoadOrCreateServerKey(Options());
   ASSERT_TRUE(created.ok()) << created.status().ToString();
-  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  ASSERT_TRUE(WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644));
   fs::rename(data_dir_, data_dir_ + ".replaced-20261205");
   // With the key still there: the key exists but the data directory is missing.
   ExpectRefused(Options(), "looks like a store moved aside", {&*created});
@@ -419,7 +377,7 @@ TEST_F(ServerKeyTest, ACredentialStartsANewStoreWhenNothingWasThere) {
   const std::string credentials = dir_.path() + "/credentials";
   ASSERT_TRUE(fs::create_directory(credentials));
   const ServerKey key = FixedKey(9);
-  WriteFile(credentials + "/server-key", Hex(key) + "\n", 0400);
+  ASSERT_TRUE(WriteFile(credentials + "/server-key", Hex(key) + "\n", 0400));
   ServerKeyOptions options = Options();
   options.credentials_directory = credentials;
   KeyStartup startup;
@@ -428,7 +386,7 @@ TEST_F(ServerKeyTest, ACredentialStartsANewStoreWhenNothingWasThere) {
   EXPECT_FALSE(startup.created_key);
   EXPECT_TRUE(startup.new_store);
   // Moved aside later, the data is not replaced by an empty store.
-  WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644);
+  ASSERT_TRUE(WriteFile(data_dir_ + "/CURRENT", "MANIFEST-000001\n", 0644));
   fs::rename(data_dir_, data_dir_ + ".old");
   ExpectRefused(options, data_dir_ + ".old", {&key});
 }

@@ -25,9 +25,7 @@ std::string BlobFor(int n) {
 
 CurlResponse Do(CurlClient& curl, const std::string& method, const std::string& url,
                 const std::string& body = "", std::vector<std::string> headers = {}) {
-  CurlRequest request;
-  request.method = method;
-  request.url = url;
+  CurlRequest request = Request(method, url);
   if (method == "PUT") request.body = body;
   request.headers = std::move(headers);
   return curl.Perform(request);

@@ -65,29 +65,12 @@ ServerKey TestServerKey() {
   return ServerKey(bytes);
 }
 
-struct SealedMemoryStoreFactory {
+struct SealedMemoryStoreFactory : testing::SealedFactory<MemoryStoreFactory, TestServerKey> {
   static constexpr const char* kName = "SealedOverMemoryStore";
-  SealedStore* sealed = nullptr;
-  std::unique_ptr<BackupStore> Make() {
-    auto store = std::make_unique<SealedStore>(TestServerKey(), std::make_unique<MemoryStore>());
-    sealed = store.get();
-    return store;
-  }
-  BackupId ScannedKey(const BackupId& id) const { return sealed->StorageKeyFor(id); }
 };
 
-struct SealedRocksDbStoreFactory {
+struct SealedRocksDbStoreFactory : testing::SealedFactory<RocksDbStoreFactory, TestServerKey> {
   static constexpr const char* kName = "SealedOverRocksDbStore";
-  RocksDbStoreFactory engine;
-  SealedStore* sealed = nullptr;
-  std::unique_ptr<BackupStore> Make() {
-    std::unique_ptr<BackupStore> inner = engine.Make();
-    if (inner == nullptr) return nullptr;
-    auto store = std::make_unique<SealedStore>(TestServerKey(), std::move(inner));
-    sealed = store.get();
-    return store;
-  }
-  BackupId ScannedKey(const BackupId& id) const { return sealed->StorageKeyFor(id); }
 };
 
 using StoreImplementations = ::testing::Types<MemoryStoreFactory, RocksDbStoreFactory,
@@ -101,10 +84,6 @@ using StoreImplementations = ::testing::Types<MemoryStoreFactory, RocksDbStoreFa
 
 namespace safe::storage {
 namespace {
-
-using testing::BlobFor;
-using testing::KeyFor;
-using testing::TempDir;
 
 // ---------------------------------------------------------------------------------------------
 // RocksDbStore only.

@@ -23,6 +23,7 @@
 #include "storage/memory_store.h"
 #include "storage/rocksdb_store.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/support/bytes.h"
 
 namespace safe::storage {
 namespace {
@@ -31,23 +32,8 @@ using testing::BlobFor;
 using testing::KeyFor;
 using testing::TempDir;
 
-std::string FromHex(const std::string& hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-  }
-  return out;
-}
-
-std::string ToHex(std::string_view bytes) {
-  static const char kDigits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out.push_back(kDigits[c >> 4]);
-    out.push_back(kDigits[c & 15]);
-  }
-  return out;
-}
+using safe::testing::FromHex;
+using safe::testing::Hex;
 
 BackupId IdFromHex(const std::string& hex) {
   auto id = BackupId::Parse(hex);
@@ -364,8 +350,7 @@ TEST(SealedStoreTest, KeyCheckIdentifiesTheKeyWithoutRevealingIt) {
   EXPECT_EQ(check, SealedStore::KeyCheck(KeyWithSeed(6)));
   EXPECT_NE(check, SealedStore::KeyCheck(KeyWithSeed(7)));
   ServerKey key = KeyWithSeed(6);
-  const std::string key_hex =
-      ToHex(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+  const std::string key_hex = Hex(key);
   EXPECT_EQ(check.find(key_hex.substr(0, 16)), std::string::npos);
 }
 

@@ -8,12 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sodium.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <mutex>
+#include <sstream>
 
 namespace safe::testing {
 
@@ -286,26 +288,77 @@ bool RawConnection::PeerActed() {
   return poll(&pfd, 1, 0) != 0;
 }
 
-std::string RandomBytes(size_t n, std::mt19937_64& rng) {
-  std::string out(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    uint64_t word = rng();
-    std::memcpy(&out[i], &word, std::min<size_t>(8, n - i));
+CurlRequest Request(std::string method, std::string url, std::optional<std::string> body) {
+  CurlRequest r;
+  r.method = std::move(method);
+  r.url = std::move(url);
+  r.body = std::move(body);
+  return r;
+}
+
+std::string BackupUrl(const std::string& base_url, const std::string& id) {
+  return base_url + "backups/" + id;
+}
+
+std::string BackupUrl(const ServerProcess& server, const std::string& id) {
+  return BackupUrl(server.BaseUrl(), id);
+}
+
+std::string AdminUrl(const ServerProcess& server, const std::string& path) {
+  return "http://127.0.0.1:" + std::to_string(server.admin_port()) + path;
+}
+
+std::string BasicHeader(std::string_view user_and_password, std::string_view scheme) {
+  std::string b64(
+      sodium_base64_ENCODED_LEN(user_and_password.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
+  sodium_bin2base64(b64.data(), b64.size(),
+                    reinterpret_cast<const unsigned char*>(user_and_password.data()),
+                    user_and_password.size(), sodium_base64_VARIANT_ORIGINAL);
+  b64.resize(b64.size() - 1);  // the terminating NUL
+  return std::string(scheme) + " " + b64;
+}
+
+std::string Describe(const CurlResponse& r) {
+  std::ostringstream out;
+  out << "curl code " << r.code;
+  if (!r.ok()) out << " (" << r.error << ")";
+  out << ", status " << r.status << ", status lines [";
+  for (const auto& line : r.status_lines) out << line << "; ";
+  out << "], body " << r.body.size() << " bytes";
+  if (r.body.size() < 200) out << ": " << r.body;
+  return out.str();
+}
+
+::testing::AssertionResult Answers(CurlClient& client, const CurlRequest& request, long status) {
+  CurlResponse r = client.Perform(request);
+  if (r.ok() && r.status == status) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << request.method << " " << request.url << ": expected "
+                                       << status << ", got " << Describe(r);
+}
+
+::testing::AssertionResult HoldsBlob(CurlClient& client, CurlRequest get, const std::string& blob) {
+  get.method = "GET";
+  get.body.reset();
+  CurlResponse r = client.Perform(get);
+  if (!r.ok() || r.status != 200) {
+    return ::testing::AssertionFailure() << "GET " << get.url << ": " << Describe(r);
   }
-  return out;
+  if (r.body != blob) {
+    return ::testing::AssertionFailure()
+           << "GET " << get.url << ": " << r.body.size() << " bytes differ from the " << blob.size()
+           << " bytes stored";
+  }
+  return ::testing::AssertionSuccess();
 }
 
-std::string RandomBackupId(std::mt19937_64& rng) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string id(64, '0');
-  for (char& c : id) c = kHex[rng() & 0xf];
-  return id;
+::testing::AssertionResult HoldsBlob(CurlClient& client, const std::string& url,
+                                     const std::string& blob) {
+  return HoldsBlob(client, Request("GET", url), blob);
 }
 
-bool WriteFile(const std::string& path, std::string_view contents) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file.write(contents.data(), static_cast<std::streamsize>(contents.size()));
-  return static_cast<bool>(file.flush());
+::testing::AssertionResult HoldsBlob(CurlClient& client, const ServerProcess& server,
+                                     const std::string& id, const std::string& blob) {
+  return HoldsBlob(client, BackupUrl(server, id), blob);
 }
 
 }  // namespace safe::testing

@@ -1,6 +1,7 @@
 // Helpers for the end-to-end tests of safe-server: a small libcurl client (the real HTTP client
-// the apps' platforms resemble) and a raw TCP connection for what a well-behaved client never does
-// (torn uploads, idle and slow connections, a request cut in half around a signal).
+// the apps' platforms resemble), the requests and checks the tests build from it, and a raw TCP
+// connection for what a well-behaved client never does (torn uploads, idle and slow connections,
+// a request cut in half around a signal).
 //
 // Ownership: CurlClient owns one CURL easy handle, so consecutive requests through one client may
 // reuse a connection; RawConnection owns its socket. Both close what they own when destroyed.
@@ -19,6 +20,10 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "gtest/gtest.h"
+#include "tests/support/bytes.h"
+#include "tests/support/server_process.h"
 
 namespace safe::testing {
 
@@ -133,11 +138,35 @@ class RawConnection {
   bool closed_by_peer_ = false;
 };
 
-// n random bytes from rng.
-std::string RandomBytes(size_t n, std::mt19937_64& rng);
-// A random backup id: 64 lowercase hex characters.
-std::string RandomBackupId(std::mt19937_64& rng);
-// Writes contents to path, replacing it. False on failure.
-bool WriteFile(const std::string& path, std::string_view contents);
+// ---- Requests and checks built on CurlClient ----
+
+// A request of method to url, with body when set (see CurlRequest).
+CurlRequest Request(std::string method, std::string url,
+                    std::optional<std::string> body = std::nullopt);
+
+// base_url + "backups/" + id, base_url ending in "/" (ServerProcess::BaseUrl()).
+std::string BackupUrl(const std::string& base_url, const std::string& id);
+std::string BackupUrl(const ServerProcess& server, const std::string& id);
+// "http://127.0.0.1:ADMIN_PORT" + path: the server's admin listener.
+std::string AdminUrl(const ServerProcess& server, const std::string& path);
+
+// The Authorization value for HTTP Basic: scheme, a space, then user_and_password ("user:pass",
+// raw bytes) in base64 with padding.
+std::string BasicHeader(std::string_view user_and_password, std::string_view scheme = "Basic");
+
+// libcurl's verdict, the status, every status line and the body's size (and the body when short),
+// for failure messages.
+std::string Describe(const CurlResponse& r);
+
+// Performs request and checks that it succeeded with status.
+::testing::AssertionResult Answers(CurlClient& client, const CurlRequest& request, long status);
+
+// GETs get.url (with get's credentials and headers) and checks that it answers 200 with exactly
+// blob.
+::testing::AssertionResult HoldsBlob(CurlClient& client, CurlRequest get, const std::string& blob);
+::testing::AssertionResult HoldsBlob(CurlClient& client, const std::string& url,
+                                     const std::string& blob);
+::testing::AssertionResult HoldsBlob(CurlClient& client, const ServerProcess& server,
+                                     const std::string& id, const std::string& blob);
 
 }  // namespace safe::testing

@@ -2,6 +2,10 @@
 
 #include <http_parser.h>
 
+#include <memory>
+
+#include "gtest/gtest.h"
+
 namespace safe::server::testing {
 
 std::vector<ParsedResponse> ParseResponses(const std::string& wire, const std::vector<bool>& head,
@@ -81,6 +85,18 @@ std::vector<ParsedResponse> ParseResponses(const std::string& wire, const std::v
   }
   if (complete) *complete = ok;
   return st.responses;
+}
+
+ParsedResponse ServeOne(HttpApp& app, const std::string& request, bool head,
+                        const std::string& peer) {
+  Wire wire;
+  auto conn = HttpConnection::Create(app, HttpLimits(), std::make_unique<FakeIo>(&wire), peer);
+  conn->OnInput(request.data(), request.size());
+  bool complete = false;
+  auto responses = ParseResponses(wire.out, {head}, &complete);
+  EXPECT_TRUE(complete);
+  EXPECT_EQ(responses.size(), 1u) << wire.out;
+  return responses.empty() ? ParsedResponse() : responses.back();
 }
 
 }  // namespace safe::server::testing

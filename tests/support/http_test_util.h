@@ -1,6 +1,6 @@
 // In-process HTTP test helpers (library safe_test_http_support): a ConnectionIo that records what
-// the connection writes, and a parser (Debian's http-parser in response mode) that splits those
-// bytes into answers.
+// the connection writes, a parser (Debian's http-parser in response mode) that splits those
+// bytes into answers, and one request served on a fresh connection.
 //
 // Thread-safety: FakeIo writes into its Wire from whichever thread calls it; the test reads the
 // Wire once the connection is done. ParseResponses is pure.
@@ -63,5 +63,11 @@ struct ParsedResponse {
 std::vector<ParsedResponse> ParseResponses(const std::string& wire,
                                            const std::vector<bool>& head = {},
                                            bool* complete = nullptr);
+
+// Sends request on a fresh HttpConnection to app (default HttpLimits) from peer, and returns its
+// one answer; head says whether it answers a HEAD. A test failure when the bytes written are not
+// exactly one whole answer (an empty ParsedResponse is returned when there is none).
+ParsedResponse ServeOne(HttpApp& app, const std::string& request, bool head = false,
+                        const std::string& peer = "192.0.2.7");
 
 }  // namespace safe::server::testing

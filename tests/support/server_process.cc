@@ -11,7 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
+#include <sstream>
 
 namespace safe::testing {
 
@@ -35,23 +35,6 @@ int DecodeStatus(int status) {
 }
 
 }  // namespace
-
-TempDir::TempDir() {
-  const char* base = getenv("TMPDIR");
-  std::string pattern = std::string(base && *base ? base : "/tmp") + "/safe-test-XXXXXX";
-  std::vector<char> buf(pattern.begin(), pattern.end());
-  buf.push_back('\0');
-  if (mkdtemp(buf.data()) == nullptr) {
-    perror("mkdtemp");
-    abort();
-  }
-  path_ = buf.data();
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> extra_args) {
   std::unique_ptr<ServerProcess> p(new ServerProcess());
@@ -245,6 +228,21 @@ int RunCommand(const std::vector<std::string>& argv_in, const std::string& input
   if (out) *out = o;
   if (err) *err = e;
   return DecodeStatus(status);
+}
+
+std::string Field(const std::string& output, const std::string& name) {
+  std::istringstream lines(output);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind(name + ": ", 0) == 0) return line.substr(name.size() + 2);
+  }
+  return "";
+}
+
+size_t CountOf(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
 }
 
 }  // namespace safe::testing

@@ -1,4 +1,5 @@
-// Test support: a real safe-server process on a free loopback port, and temporary directories.
+// Test support: a real safe-server process on a free loopback port, and other commands run as
+// child processes, with what they print.
 //
 // ServerProcess::Start runs SAFE_BIN_DIR/safe-server with `--listen 127.0.0.1:0` and a fresh data
 // directory (unless the arguments name one), and returns once the server has printed its
@@ -17,20 +18,9 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/files.h"
+
 namespace safe::testing {
-
-// A directory under $TMPDIR (or /tmp), removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 class ServerProcess {
  public:
@@ -85,5 +75,12 @@ class ServerProcess {
 // Returns its exit status and fills `out`/`err` with what it printed.
 int RunCommand(const std::vector<std::string>& argv, const std::string& input, std::string* out,
                std::string* err);
+
+// The value of the first "name: value" line of output (what safe-admin and safe-client print),
+// or "" when there is none.
+std::string Field(const std::string& output, const std::string& name);
+
+// How often needle occurs in text (overlapping occurrences counted).
+size_t CountOf(const std::string& text, const std::string& needle);
 
 }  // namespace safe::testing
