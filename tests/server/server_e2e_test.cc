@@ -828,11 +828,13 @@ TEST(ServerE2eTest, MaxHeaderBytesIsHonoured) {
   EXPECT_TRUE(ServesConfig(*small));  // the other connection is unaffected
 }
 
-// --max-body-memory bounds the bodies held in memory by all connections together: while one
+// --max-body-memory bounds the bodies held in memory by all connections together; with no files
+// to wait in (--max-body-disk 0; spill_e2e_test has them), while one
 // upload holds the whole budget, another is answered 503 with Retry-After before its body is
 // read; once the first is stored, the second goes through. No waits but bounded reads.
 TEST(ServerE2eTest, UploadsBeyondMaxBodyMemoryAre503UntilThereIsRoom) {
-  auto server = StartServer({"--max-backup-bytes", "1000", "--max-body-memory", "1000"});
+  auto server = StartServer(
+      {"--max-backup-bytes", "1000", "--max-body-memory", "1000", "--max-body-disk", "0"});
   ASSERT_NE(server, nullptr);
   std::mt19937_64 rng(std::random_device{}());
   const std::string id_a = RandomBackupId(rng);
