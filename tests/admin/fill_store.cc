@@ -4,7 +4,11 @@
 // Faster than loading over HTTP: several threads put at once, and RocksDB groups their synced
 // writes as it does for a busy server.
 //
-// Usage: admin_fill_store DATA_DIR COUNT [BLOB_BYTES (4096)] [THREADS (16)]
+// Usage: admin_fill_store DATA_DIR COUNT [BLOB_BYTES (4096)] [THREADS (16)] [SEED_FILE FIRST]
+// With SEED_FILE and FIRST, the backups are bench/run's (issue 14, its 10,000,000-backup growth
+// point): ids n = FIRST .. FIRST+COUNT-1 as bench/safe.lua makes them (splitmix64), each blob the
+// id's 64 characters followed by bytes 64.. of SEED_FILE, so that the benchmark can read and
+// check them. Otherwise distinct hashed ids and random blobs.
 // Prints the count, the time taken and the rate. Exit status 0 done, 1 failed, 2 usage.
 // Not a test: built on request (cmake --build DIR --target admin_fill_store).
 
@@ -14,6 +18,8 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -36,11 +42,31 @@ safe::BackupId IdFor(uint64_t index) {
   return safe::BackupId::FromBytes(bytes);
 }
 
+// bench/safe.lua's ids: splitmix64(4n) .. splitmix64(4n+3), each 16 lowercase hex digits.
+uint64_t SplitMix64(uint64_t x) {
+  uint64_t z = x + 0x9E3779B97F4A7C15ull;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+std::string BenchId(uint64_t n) {
+  std::string id;
+  char part[17];
+  for (uint64_t k = 0; k < 4; ++k) {
+    std::snprintf(part, sizeof part, "%016llx",
+                  static_cast<unsigned long long>(SplitMix64(4 * n + k)));
+    id += part;
+  }
+  return id;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3 || argc > 5) {
-    std::fprintf(stderr, "usage: %s DATA_DIR COUNT [BLOB_BYTES] [THREADS]\n", argv[0]);
+  if (argc < 3 || argc > 7 || argc == 6) {
+    std::fprintf(stderr, "usage: %s DATA_DIR COUNT [BLOB_BYTES] [THREADS] [SEED_FILE FIRST]\n",
+                 argv[0]);
     return 2;
   }
   const std::string data_dir = argv[1];
@@ -51,6 +77,17 @@ int main(int argc, char** argv) {
   if (count == 0 || blob_bytes == 0 || threads == 0) {
     std::fprintf(stderr, "fill_store: COUNT, BLOB_BYTES and THREADS must be positive\n");
     return 2;
+  }
+  std::string seed;  // bench mode: bench/run's seed blob
+  uint64_t first = 0;
+  if (argc == 7) {
+    std::ifstream in(argv[5], std::ios::binary);
+    seed.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    first = std::strtoull(argv[6], nullptr, 10);
+    if (seed.size() != blob_bytes || blob_bytes < 64) {
+      std::fprintf(stderr, "fill_store: SEED_FILE must hold BLOB_BYTES (at least 64) bytes\n");
+      return 2;
+    }
   }
 
   safe::server::ServerKeyOptions key_options;
@@ -79,8 +116,15 @@ int main(int argc, char** argv) {
     workers.emplace_back([&] {
       std::string blob(blob_bytes, '\0');
       for (uint64_t i = next++; i < count && !failed; i = next++) {
-        randombytes_buf(blob.data(), blob.size());  // like the apps' encrypted backups
-        if (!sealed.Put(IdFor(i), blob, today).ok()) failed = true;
+        safe::BackupId id = IdFor(i);
+        if (seed.empty()) {
+          randombytes_buf(blob.data(), blob.size());  // like the apps' encrypted backups
+        } else {
+          const std::string text = BenchId(first + i);
+          id = *safe::BackupId::Parse(text);
+          blob = text + seed.substr(64);
+        }
+        if (!sealed.Put(id, blob, today).ok()) failed = true;
       }
     });
   }
