@@ -11,7 +11,6 @@
 #include <atomic>
 #include <cctype>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -24,7 +23,6 @@
 #include <set>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/backup_id.h"
@@ -33,13 +31,13 @@
 #include "storage/rocksdb_store.h"
 #include "storage/sealed_store.h"
 #include "tests/faults/fault_util.h"
+#include "tests/support/crash.h"
 #include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
 namespace safe::testing {
 namespace {
 
-using namespace std::chrono_literals;
 using SteadyClock = std::chrono::steady_clock;
 
 // Lookups that end in 404 are legitimate here (a put cut short by a kill may have stored
@@ -139,60 +137,44 @@ TEST(FaultTest, AcknowledgedPutsSurviveKill9UnderConcurrentPuts) {
     // Kill at a different point each round: after 60 to 299 acknowledged puts.
     const size_t kill_after = 60 + rng() % 240;
     const std::string base_url = server->BaseUrl();
+    std::vector<uint64_t> seeds(kThreads);
+    for (uint64_t& seed : seeds) seed = rng();
     std::mutex mu;
-    std::condition_variable cv;
-    size_t acked = 0;                 // GUARDED_BY(mu): in this round
-    int finished = 0;                 // GUARDED_BY(mu)
     std::vector<std::string> errors;  // GUARDED_BY(mu)
-    std::atomic<bool> killed{false};
 
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t, seed = rng()] {
-        std::mt19937_64 thread_rng(seed);
-        CurlClient client;
-        for (int i = 0; i < kMaxPutsPerThread; ++i) {
-          const uint64_t pick = thread_rng() % 10;
-          const std::string id = pick < 3   ? shared_ids[thread_rng() % kSharedIds]
-                                 : pick < 7 ? own_ids[t][thread_rng() % kOwnIdsPerThread]
-                                            : RandomBackupId(thread_rng);
-          std::string blob = RandomBytes(1 + thread_rng() % kMaxBlobBytes, thread_rng);
-          CurlRequest put = Request("PUT", BackupUrl(base_url, id), blob);
-          PutHistory::Ticket ticket = history.Begin(id, std::move(blob));
-          CurlResponse r = client.Perform(put);
-          if (IsPutSuccess(r)) {
-            history.Acknowledge(ticket);
-            std::lock_guard<std::mutex> lock(mu);
-            ++acked;
-            cv.notify_all();
-            continue;
-          }
-          history.Abandon(ticket);  // outcome unknown
-          if (r.ok() || !killed) {
-            std::lock_guard<std::mutex> lock(mu);
-            errors.push_back(std::string(killed ? "" : "before the kill: ") + "PUT answered " +
-                             Describe(r));
-          }
-          break;  // the connection failed: the server is gone
+    auto writer = [&](int t, UploadStream& stream) {
+      std::mt19937_64 thread_rng(seeds[t]);
+      CurlClient client;
+      for (int i = 0; i < kMaxPutsPerThread; ++i) {
+        const uint64_t pick = thread_rng() % 10;
+        const std::string id = pick < 3   ? shared_ids[thread_rng() % kSharedIds]
+                               : pick < 7 ? own_ids[t][thread_rng() % kOwnIdsPerThread]
+                                          : RandomBackupId(thread_rng);
+        std::string blob = RandomBytes(1 + thread_rng() % kMaxBlobBytes, thread_rng);
+        CurlRequest put = Request("PUT", BackupUrl(base_url, id), blob);
+        PutHistory::Ticket ticket = history.Begin(id, std::move(blob));
+        CurlResponse r = client.Perform(put);
+        if (IsPutSuccess(r)) {
+          history.Acknowledge(ticket);
+          stream.Acknowledged();
+          continue;
         }
-        std::lock_guard<std::mutex> lock(mu);
-        ++finished;
-        cv.notify_all();
-      });
-    }
-    bool reached;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      reached =
-          cv.wait_for(lock, 120s, [&] { return acked >= kill_after || finished == kThreads; });
-      reached = reached && acked >= kill_after;
-    }
-    killed = true;
-    server->Kill9();
-    for (auto& thread : threads) thread.join();
+        history.Abandon(ticket);  // outcome unknown
+        const bool killed = stream.stopped();
+        if (r.ok() || !killed) {
+          std::lock_guard<std::mutex> lock(mu);
+          errors.push_back(std::string(killed ? "" : "before the kill: ") + "PUT answered " +
+                           Describe(r));
+        }
+        break;  // the connection failed: the server is gone
+      }
+    };
+    const UploadStreamCut cut =
+        StopDuringUploads(kThreads, kill_after, writer, [&] { server->Kill9(); });
+    const size_t acked = cut.acknowledged;
     history.ServerStopped();
     for (const auto& e : errors) ADD_FAILURE() << e;
-    ASSERT_TRUE(reached) << "only " << acked << " puts were acknowledged before the bound";
+    ASSERT_TRUE(cut.reached) << "only " << acked << " puts were acknowledged before the bound";
 
     const auto restart_start = SteadyClock::now();
     server = server->Restart();
@@ -455,98 +437,84 @@ TEST(FaultTest, SigtermUnderLoadFinishesOrFailsCleanlyAndLosesNothing) {
     SCOPED_TRACE("round " + std::to_string(round));
     const size_t signal_after = 100 + rng() % 100;
     const std::string base_url = server->BaseUrl();
+    std::vector<uint64_t> seeds(kThreads);
+    for (uint64_t& seed : seeds) seed = rng();
     std::mutex mu;
-    std::condition_variable cv;
-    size_t acked = 0;                           // GUARDED_BY(mu): puts in this round
-    int finished = 0;                           // GUARDED_BY(mu)
     std::vector<std::string> errors;            // GUARDED_BY(mu)
     std::map<std::string, int> clean_failures;  // GUARDED_BY(mu): libcurl's verdict -> count
-    std::atomic<bool> signalled{false};
     std::atomic<int> answered_after_signal{0};
 
-    std::vector<std::thread> threads;
-    for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back([&, t, seed = rng()] {
-        std::mt19937_64 thread_rng(seed);
-        CurlClient client;
-        auto& mine = expected[t];
-        auto fail = [&](std::string what) {
-          std::lock_guard<std::mutex> lock(mu);
-          errors.push_back(std::move(what));
-        };
-        auto clean_failure = [&](const CurlResponse& r) {
-          std::lock_guard<std::mutex> lock(mu);
-          if (!signalled) errors.push_back("a request failed before SIGTERM: " + Describe(r));
-          ++clean_failures[curl_easy_strerror(r.code)];
-        };
-        for (int i = 0; i < kMaxOpsPerThread; ++i) {
-          if (mine.empty() || thread_rng() % 4 == 0) {  // one put for three gets
-            const std::string& id = ids[t][thread_rng() % kIdsPerThread];
-            std::string blob = RandomBytes(1 + thread_rng() % kMaxBlobBytes, thread_rng);
-            CurlRequest put = Request("PUT", BackupUrl(base_url, id), blob);
-            PutHistory::Ticket ticket = history.Begin(id, blob);
-            CurlResponse r = client.Perform(put);
-            if (IsPutSuccess(r)) {
-              history.Acknowledge(ticket);
-              mine[id] = std::move(blob);
-              if (signalled) ++answered_after_signal;
-              std::lock_guard<std::mutex> lock(mu);
-              ++acked;
-              cv.notify_all();
-              continue;
-            }
-            history.Abandon(ticket);
-            mine.erase(id);
-            if (r.ok()) {
-              fail("PUT answered " + Describe(r));
-            } else if (r.status / 100 == 2) {
-              fail("PUT: a 2xx answer, then the transfer failed: " + Describe(r));
-            } else {
-              clean_failure(r);
-            }
-            break;
-          }
-          auto it = mine.begin();
-          std::advance(it, static_cast<long>(thread_rng() % mine.size()));
-          CurlResponse r = client.Perform(Request("GET", BackupUrl(base_url, it->first)));
-          if (r.ok() && r.status == 200 && r.body == it->second) {
-            if (signalled) ++answered_after_signal;
+    auto writer = [&](int t, UploadStream& stream) {
+      std::mt19937_64 thread_rng(seeds[t]);
+      CurlClient client;
+      auto& mine = expected[t];
+      auto fail = [&](std::string what) {
+        std::lock_guard<std::mutex> lock(mu);
+        errors.push_back(std::move(what));
+      };
+      auto clean_failure = [&](const CurlResponse& r) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!stream.stopped()) errors.push_back("a request failed before SIGTERM: " + Describe(r));
+        ++clean_failures[curl_easy_strerror(r.code)];
+      };
+      for (int i = 0; i < kMaxOpsPerThread; ++i) {
+        if (mine.empty() || thread_rng() % 4 == 0) {  // one put for three gets
+          const std::string& id = ids[t][thread_rng() % kIdsPerThread];
+          std::string blob = RandomBytes(1 + thread_rng() % kMaxBlobBytes, thread_rng);
+          CurlRequest put = Request("PUT", BackupUrl(base_url, id), blob);
+          PutHistory::Ticket ticket = history.Begin(id, blob);
+          CurlResponse r = client.Perform(put);
+          if (IsPutSuccess(r)) {
+            history.Acknowledge(ticket);
+            mine[id] = std::move(blob);
+            if (stream.stopped()) ++answered_after_signal;
+            stream.Acknowledged();
             continue;
           }
+          history.Abandon(ticket);
+          mine.erase(id);
           if (r.ok()) {
-            fail("GET of an acknowledged backup answered " + Describe(r) + " (expected " +
-                 std::to_string(it->second.size()) + " bytes)");
+            fail("PUT answered " + Describe(r));
           } else if (r.status / 100 == 2) {
-            fail("a torn 2xx answer to GET: " + Describe(r) + " of " +
-                 std::to_string(it->second.size()) + " bytes");
+            fail("PUT: a 2xx answer, then the transfer failed: " + Describe(r));
           } else {
             clean_failure(r);
           }
           break;
         }
-        std::lock_guard<std::mutex> lock(mu);
-        ++finished;
-        cv.notify_all();
-      });
-    }
-    bool reached;
-    {
-      std::unique_lock<std::mutex> lock(mu);
-      reached =
-          cv.wait_for(lock, 120s, [&] { return acked >= signal_after || finished == kThreads; });
-      reached = reached && acked >= signal_after;
-    }
-    signalled = true;
-    const auto signal_time = SteadyClock::now();
-    server->Signal(SIGTERM);
-    const int exit_status = server->Wait();
-    const long exit_ms = MillisSince(signal_time);
-    for (auto& thread : threads) thread.join();
+        auto it = mine.begin();
+        std::advance(it, static_cast<long>(thread_rng() % mine.size()));
+        CurlResponse r = client.Perform(Request("GET", BackupUrl(base_url, it->first)));
+        if (r.ok() && r.status == 200 && r.body == it->second) {
+          if (stream.stopped()) ++answered_after_signal;
+          continue;
+        }
+        if (r.ok()) {
+          fail("GET of an acknowledged backup answered " + Describe(r) + " (expected " +
+               std::to_string(it->second.size()) + " bytes)");
+        } else if (r.status / 100 == 2) {
+          fail("a torn 2xx answer to GET: " + Describe(r) + " of " +
+               std::to_string(it->second.size()) + " bytes");
+        } else {
+          clean_failure(r);
+        }
+        break;
+      }
+    };
+    int exit_status = -1;
+    long exit_ms = 0;
+    const UploadStreamCut cut = StopDuringUploads(kThreads, signal_after, writer, [&] {
+      const auto signal_time = SteadyClock::now();
+      server->Signal(SIGTERM);
+      exit_status = server->Wait();
+      exit_ms = MillisSince(signal_time);
+    });
+    const size_t acked = cut.acknowledged;
     history.ServerStopped();
 
     const std::string log = server->Log();
     for (const auto& e : errors) ADD_FAILURE() << e;
-    ASSERT_TRUE(reached) << "only " << acked << " puts were acknowledged before the signal";
+    ASSERT_TRUE(cut.reached) << "only " << acked << " puts were acknowledged before the signal";
     const bool cut_short = !LinesWith(log, "did not finish in time").empty();
     EXPECT_TRUE(exit_status == 0 || (exit_status == 1 && cut_short))
         << "exit status " << exit_status << "\n"

@@ -8,8 +8,8 @@
 #include <atomic>
 #include <random>
 #include <string>
-#include <thread>
 
+#include "tests/support/crash.h"
 #include "tests/support/e2e_util.h"
 #include "tests/support/server_process.h"
 
@@ -38,20 +38,22 @@ TEST(VersionsE2eTest, KillNineDuringReplacingPutsKeepsTheHistoryWhole) {
   int next = 0;  // the next blob number to upload
   for (int round = 0; round < 4; ++round) {
     const std::string url = server->BaseUrl() + "backups/" + id;
-    std::atomic<int> acked{-1};
-    std::atomic<bool> stop{false};
-    std::thread writer([&] {
+    std::atomic<int> acked{-1};  // the last blob number acknowledged
+    // Puts until the kill ends the server: a put is under way when it comes.
+    auto writer = [&](int, UploadStream& stream) {
       CurlClient curl;
-      for (int n = next; !stop.load(); ++n) {
+      for (int n = next;; ++n) {
         CurlResponse r = Do(curl, "PUT", url, BlobFor(n));
         if (!r.ok() || (r.status != 201 && r.status != 204)) return;  // the server died
         acked.store(n);
+        stream.Acknowledged();
       }
-    });
-    while (acked.load() < next + 20 + round * 7) std::this_thread::yield();
-    server->Kill9();
-    stop.store(true);
-    writer.join();
+    };
+    // Killed once blob next + 20 + 7 * round is acknowledged.
+    const UploadStreamCut cut =
+        StopDuringUploads(1, 21 + 7 * round, writer, [&] { server->Kill9(); });
+    ASSERT_TRUE(cut.reached) << "round " << round << ": only " << cut.acknowledged
+                             << " uploads were acknowledged";
     const int last = acked.load();
     server = server->Restart();
     ASSERT_NE(server, nullptr);
