@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/server/auth_test_util.h"
 #include "tests/support/e2e_util.h"
 #include "tests/support/files.h"
 
@@ -30,64 +31,6 @@ using std::chrono::steady_clock;
 
 using safe::testing::BasicHeader;
 using safe::testing::TempDir;
-
-std::string Hash(const std::string& password) {
-  Result<std::string> hash = HashPasswordArgon2id(password);
-  EXPECT_TRUE(hash.ok()) << hash.status().ToString();
-  return hash.ok() ? hash.value() : std::string();
-}
-
-// A clock that moves only when told, for the cache's expiry.
-struct TestClock {
-  steady_clock::time_point now = steady_clock::time_point() + std::chrono::hours(1);
-};
-
-class AuthTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    EnsureSodiumInitialised();
-    // Argon2 is slow on purpose: hash once for the whole suite.
-    alice_hash_ = new std::string(Hash("correct horse"));
-    bob_hash_ = new std::string(Hash("battery staple"));
-  }
-  static void TearDownTestSuite() {
-    delete alice_hash_;
-    delete bob_hash_;
-  }
-
-  std::string Htpasswd() const {
-    return "# users of this server\n"
-           "\n"
-           "alice:" +
-           *alice_hash_ +
-           "\n"
-           "bob:" +
-           *bob_hash_ + "\n";
-  }
-
-  std::unique_ptr<BasicAuthenticator> Make(BasicAuthOptions options = {}) {
-    if (!options.now) options.now = [this] { return clock_.now; };
-    auto auth = BasicAuthenticator::ParseHtpasswd(Htpasswd(), "test", std::move(options));
-    EXPECT_TRUE(auth.ok()) << auth.status().ToString();
-    return auth.ok() ? std::move(auth).value() : nullptr;
-  }
-
-  // The message of a refused htpasswd text.
-  static std::string Refusal(const std::string& contents) {
-    auto auth = BasicAuthenticator::ParseHtpasswd(contents, "test");
-    EXPECT_FALSE(auth.ok());
-    if (auth.ok()) return "";
-    EXPECT_TRUE(auth.status().IsInvalidArgument()) << auth.status().ToString();
-    return auth.status().message();
-  }
-
-  static std::string* alice_hash_;
-  static std::string* bob_hash_;
-  TestClock clock_;
-};
-
-std::string* AuthTest::alice_hash_ = nullptr;
-std::string* AuthTest::bob_hash_ = nullptr;
 
 TEST_F(AuthTest, HashPasswordMakesAnArgon2idHashWithTheChosenParameters) {
   EXPECT_EQ(alice_hash_->rfind("$argon2id$v=19$m=19456,t=2,p=1$", 0), 0u) << *alice_hash_;
@@ -230,24 +173,6 @@ TEST_F(AuthTest, AFullCacheDropsTheOldestEntry) {
   EXPECT_EQ(auth->argon2_verifications(), 2u);
   ASSERT_TRUE(auth->Check(BasicHeader("alice:correct horse")));
   EXPECT_EQ(auth->argon2_verifications(), 3u);
-}
-
-TEST_F(AuthTest, ConcurrentChecksAgree) {
-  auto auth = Make();
-  ASSERT_NE(auth, nullptr);
-  std::vector<std::thread> threads;
-  std::atomic<int> wrong_answers{0};
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 20; ++i) {
-        bool good = (i + t) % 2 == 0;
-        std::string header = good ? BasicHeader("bob:battery staple") : BasicHeader("bob:nope");
-        if (auth->Check(header) != good) wrong_answers.fetch_add(1);
-      }
-    });
-  }
-  for (std::thread& thread : threads) thread.join();
-  EXPECT_EQ(wrong_answers.load(), 0);
 }
 
 TEST_F(AuthTest, VerifiesNonAsciiPasswordsAsRawBytes) {
