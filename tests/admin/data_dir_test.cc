@@ -3,9 +3,7 @@
 #include "safe-admin/data_dir.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -14,6 +12,7 @@
 #include <string>
 
 #include "tests/support/files.h"
+#include "tests/support/server_process.h"
 
 namespace safe::admin {
 namespace {
@@ -40,33 +39,27 @@ TEST(LockHolderTest, NamesTheProcessThatHoldsTheLock) {
   TempDir dir;
   const std::string lock_path = dir.path() + "/LOCK";
   ASSERT_TRUE(WriteFile(lock_path, ""));
-  int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
-  const pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
+  auto child = safe::testing::ForkedChild::Start([&](int ready) {
     // As RocksDB does: an fcntl() write lock on the whole LOCK file, held until exit.
-    close(ready[0]);
     int fd = open(lock_path.c_str(), O_RDWR);
     struct flock lock {};
     lock.l_type = F_WRLCK;
     lock.l_whence = SEEK_SET;
     if (fd < 0 || fcntl(fd, F_SETLK, &lock) != 0) _exit(1);
     char byte = 1;
-    if (write(ready[1], &byte, 1) != 1) _exit(1);
+    if (write(ready, &byte, 1) != 1) _exit(1);
     pause();
     _exit(0);
-  }
-  close(ready[1]);
+  });
+  ASSERT_NE(child, nullptr);
   char byte = 0;
-  ASSERT_EQ(read(ready[0], &byte, 1), 1) << "the child could not take the lock";
-  close(ready[0]);
+  ASSERT_TRUE(child->ReadExactly(&byte, 1)) << "the child could not take the lock";
 
   auto holder = LockHolder(dir.path());
-  kill(child, SIGKILL);
-  waitpid(child, nullptr, 0);
+  const pid_t pid = child->pid();
+  child->KillAndWait();
   ASSERT_TRUE(holder.ok()) << holder.status().ToString();
-  EXPECT_EQ(*holder, child);
+  EXPECT_EQ(*holder, pid);
 
   // Released when the holder is gone.
   auto after = LockHolder(dir.path());

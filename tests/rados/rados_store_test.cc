@@ -43,13 +43,7 @@ struct RadosStoreFactory {
   }
 };
 
-ServerKey TestServerKey() {
-  uint8_t bytes[ServerKey::kSize];
-  for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(11 * i + 3);
-  return ServerKey(bytes);
-}
-
-struct SealedRadosStoreFactory : testing::SealedFactory<RadosStoreFactory, TestServerKey> {
+struct SealedRadosStoreFactory : testing::SealedFactory<RadosStoreFactory> {
   static constexpr const char* kName = "SealedOverRadosStore";
 };
 

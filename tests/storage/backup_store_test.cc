@@ -59,17 +59,11 @@ struct RocksDbStoreFactory {
 };
 
 // SealedStore over each engine: the same contract must hold with ids and blobs sealed away.
-ServerKey TestServerKey() {
-  uint8_t bytes[ServerKey::kSize];
-  for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(7 * i + 1);
-  return ServerKey(bytes);
-}
-
-struct SealedMemoryStoreFactory : testing::SealedFactory<MemoryStoreFactory, TestServerKey> {
+struct SealedMemoryStoreFactory : testing::SealedFactory<MemoryStoreFactory> {
   static constexpr const char* kName = "SealedOverMemoryStore";
 };
 
-struct SealedRocksDbStoreFactory : testing::SealedFactory<RocksDbStoreFactory, TestServerKey> {
+struct SealedRocksDbStoreFactory : testing::SealedFactory<RocksDbStoreFactory> {
   static constexpr const char* kName = "SealedOverRocksDbStore";
 };
 

@@ -18,7 +18,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -27,10 +26,12 @@
 
 #include "storage/rocksdb_store.h"
 #include "tests/storage/store_test_util.h"
+#include "tests/support/server_process.h"
 
 namespace safe::storage {
 namespace {
 
+using safe::testing::ForkedChild;
 using testing::BlobFor;
 using testing::KeyFor;
 using testing::TempDir;
@@ -59,43 +60,6 @@ Day DayFor(uint64_t index) { return static_cast<Day>(18000 + index % 1000); }
   }
 }
 
-// Kills and reaps the child if the test leaves early.
-class ChildGuard {
- public:
-  explicit ChildGuard(pid_t pid) : pid_(pid) {}
-  ~ChildGuard() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  // Kills the child and returns its wait status.
-  int KillAndWait() {
-    kill(pid_, SIGKILL);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_;
-};
-
-// Reads one ack. False when the child closed the pipe (it died).
-bool ReadAck(int fd, uint64_t* index) {
-  char* out = reinterpret_cast<char*>(index);
-  size_t got = 0;
-  while (got < sizeof(*index)) {
-    ssize_t n = read(fd, out + got, sizeof(*index) - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    got += static_cast<size_t>(n);
-  }
-  return true;
-}
-
 TEST(RocksDbCrashTest, AcknowledgedPutsSurviveSigkill) {
   TempDir dir;
   const std::string path = dir.path() + "/db";
@@ -106,26 +70,18 @@ TEST(RocksDbCrashTest, AcknowledgedPutsSurviveSigkill) {
     const uint64_t first_index = round * kRoundStride;
     const int acks_wanted = 200 + static_cast<int>(rng() % 300);
 
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      RunWriter(path, first_index, fds[1]);
-    }
-    close(fds[1]);
-    ChildGuard child(pid);
+    auto child = ForkedChild::Start([&](int ack_fd) { RunWriter(path, first_index, ack_fd); });
+    ASSERT_NE(child, nullptr);
 
     uint64_t last_acked = 0;
     for (int i = 0; i < acks_wanted; ++i) {
       uint64_t index = 0;
-      ASSERT_TRUE(ReadAck(fds[0], &index)) << "writer died early in round " << round;
+      ASSERT_TRUE(child->ReadExactly(&index, sizeof index))
+          << "writer died early in round " << round;
       ASSERT_EQ(index, first_index + i);
       last_acked = index;
     }
-    const int status = child.KillAndWait();
-    close(fds[0]);
+    const int status = child->KillAndWait();
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
         << "writer ended by itself (status " << status << ") in round " << round;
 
@@ -191,22 +147,14 @@ TEST(RocksDbCrashTest, ReplacingPutsKeepTheirHistoryThroughSigkill) {
   uint64_t next_index = 0;  // the first index of the next round: one past what is stored
   for (int round = 0; round < kRounds; ++round) {
     const int acks_wanted = 100 + static_cast<int>(rng() % 300);
-    int fds[2];
-    ASSERT_EQ(pipe(fds), 0);
-    const pid_t pid = fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
-      close(fds[0]);
-      RunReplacer(path, next_index, fds[1]);
-    }
-    close(fds[1]);
-    ChildGuard child(pid);
+    auto child = ForkedChild::Start([&](int ack_fd) { RunReplacer(path, next_index, ack_fd); });
+    ASSERT_NE(child, nullptr);
     uint64_t last_acked = 0;
     for (int i = 0; i < acks_wanted; ++i) {
-      ASSERT_TRUE(ReadAck(fds[0], &last_acked)) << "writer died early in round " << round;
+      ASSERT_TRUE(child->ReadExactly(&last_acked, sizeof last_acked))
+          << "writer died early in round " << round;
     }
-    const int status = child.KillAndWait();
-    close(fds[0]);
+    const int status = child->KillAndWait();
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
     RocksDbOptions options;

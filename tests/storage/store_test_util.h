@@ -44,18 +44,25 @@ inline AccessHash HashOf(uint8_t fill) {
   return h;
 }
 
+// The key the sealed factories seal with: byte i is 7 * i + 1.
+inline ServerKey TestServerKey() {
+  uint8_t bytes[ServerKey::kSize];
+  for (size_t i = 0; i < sizeof(bytes); ++i) bytes[i] = static_cast<uint8_t>(7 * i + 1);
+  return ServerKey(bytes);
+}
+
 // A factory of the shared suite for SealedStore over the store Engine's factory makes, sealed
-// with Key(): the same contract must hold with ids and blobs sealed away. ScannedKey(id) is the
-// storage key Scan reports. A test file derives a named struct from it (the type's name is part
-// of the suite's test names) and gives it kName.
-template <typename Engine, ServerKey (*Key)()>
+// with TestServerKey(): the same contract must hold with ids and blobs sealed away.
+// ScannedKey(id) is the storage key Scan reports. A test file derives a named struct from it (the
+// type's name is part of the suite's test names) and gives it kName.
+template <typename Engine>
 struct SealedFactory {
   Engine engine;
   SealedStore* sealed = nullptr;
   std::unique_ptr<BackupStore> Make() {
     std::unique_ptr<BackupStore> inner = engine.Make();
     if (inner == nullptr) return nullptr;
-    auto store = std::make_unique<SealedStore>(Key(), std::move(inner));
+    auto store = std::make_unique<SealedStore>(TestServerKey(), std::move(inner));
     sealed = store.get();
     return store;
   }

@@ -1,5 +1,6 @@
 #include "tests/support/server_process.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -170,6 +171,54 @@ int ServerProcess::Terminate() {
 ServerProcess::~ServerProcess() {
   Kill9();
   if (stderr_fd_ >= 0) close(stderr_fd_);
+}
+
+std::unique_ptr<ForkedChild> ForkedChild::Start(const std::function<void(int write_fd)>& body) {
+  int fds[2];
+  if (pipe(fds) != 0) {
+    perror("pipe");
+    return nullptr;
+  }
+  const pid_t pid = fork();
+  if (pid < 0) {
+    perror("fork");
+    close(fds[0]);
+    close(fds[1]);
+    return nullptr;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    body(fds[1]);
+    _exit(0);
+  }
+  close(fds[1]);
+  return std::unique_ptr<ForkedChild>(new ForkedChild(pid, fds[0]));
+}
+
+ForkedChild::~ForkedChild() {
+  if (pid_ > 0) KillAndWait();
+  close(fd_);
+}
+
+bool ForkedChild::ReadExactly(void* out, size_t size) {
+  char* bytes = static_cast<char*>(out);
+  size_t got = 0;
+  while (got < size) {
+    ssize_t n = read(fd_, bytes + got, size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    got += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+int ForkedChild::KillAndWait() {
+  kill(pid_, SIGKILL);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  return status;
 }
 
 int RunCommand(const std::vector<std::string>& argv_in, const std::string& input, std::string* out,

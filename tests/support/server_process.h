@@ -1,5 +1,5 @@
-// Test support: a real safe-server process on a free loopback port, and other commands run as
-// child processes, with what they print.
+// Test support: a real safe-server process on a free loopback port, other commands run as child
+// processes with what they print, and a forked child running a function.
 //
 // ServerProcess::Start runs SAFE_BIN_DIR/safe-server with `--listen 127.0.0.1:0` and a fresh data
 // directory (unless the arguments name one), and returns once the server has printed its
@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -69,6 +70,30 @@ class ServerProcess {
   std::string log_;
   std::thread reader_;
   int exit_status_ = -1;
+};
+
+// A child process forked from the test that runs body(write_fd), write_fd being the write end of
+// a pipe the test reads (a ready signal, acknowledgements): a writer to kill mid-stream, a holder
+// of a lock. body should not return (it is killed, or ends with _exit); if it does, the child
+// exits 0. The child is killed (SIGKILL) and reaped on destruction if still running.
+class ForkedChild {
+ public:
+  // nullptr (after printing why) when the pipe or the fork fails.
+  static std::unique_ptr<ForkedChild> Start(const std::function<void(int write_fd)>& body);
+  ~ForkedChild();
+  ForkedChild(const ForkedChild&) = delete;
+  ForkedChild& operator=(const ForkedChild&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // Reads exactly size bytes from the pipe; false when the child closed it first (it died).
+  bool ReadExactly(void* out, size_t size);
+  // SIGKILL, then waits; the raw wait status (WIFSIGNALED, WTERMSIG).
+  int KillAndWait();
+
+ private:
+  ForkedChild(pid_t pid, int fd) : pid_(pid), fd_(fd) {}
+  pid_t pid_;
+  int fd_;  // the pipe's read end
 };
 
 // Runs a command (argv[0] found on PATH or given as a path), feeding `input` to its stdin.
