@@ -9,20 +9,15 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -53,118 +48,6 @@ rlim_t RaiseOwnDescriptorLimit() {
   getrlimit(RLIMIT_NOFILE, &limit);
   return limit.rlim_cur;
 }
-
-// A safe-server child whose open-file limit (soft and hard: `ulimit -n N` sets both; systemd's
-// default for services is 1024 soft, 524288 hard) is set between fork and exec. stderr is
-// collected; the ports come from its "listening on" lines.
-class LimitedServer {
- public:
-  static std::unique_ptr<LimitedServer> Start(rlim_t soft, rlim_t hard,
-                                              std::vector<std::string> args) {
-    auto s = std::unique_ptr<LimitedServer>(new LimitedServer());
-    std::vector<std::string> argv = {std::string(SAFE_BIN_DIR) + "/safe-server", "--listen",
-                                     "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) return nullptr;
-    pid_t pid = fork();
-    if (pid == 0) {
-      rlimit limit{soft, hard};
-      if (setrlimit(RLIMIT_NOFILE, &limit) != 0) _exit(126);
-      dup2(pipe_fds[1], STDERR_FILENO);
-      std::vector<char*> cargv;
-      for (auto& a : argv) cargv.push_back(a.data());
-      cargv.push_back(nullptr);
-      execv(cargv[0], cargv.data());
-      _exit(127);
-    }
-    close(pipe_fds[1]);
-    s->pid_ = pid;
-    s->stderr_fd_ = pipe_fds[0];
-    s->reader_ = std::thread([raw = s.get()] { raw->ReadStderr(); });
-    auto deadline = Clock::now() + std::chrono::seconds(30);
-    while (Clock::now() < deadline) {
-      std::string log = s->Log();
-      s->port_ = PortAfter(log, "safe-server: listening on 127.0.0.1:");
-      s->admin_port_ = PortAfter(log, "safe-server: admin listening on 127.0.0.1:");
-      if (s->port_ != 0 && s->admin_port_ != 0) return s;
-      if (waitpid(pid, nullptr, WNOHANG) == pid) {
-        s->pid_ = -1;
-        ADD_FAILURE() << "safe-server exited:\n" << log;
-        return nullptr;
-      }
-      std::this_thread::sleep_for(milliseconds(20));
-    }
-    ADD_FAILURE() << "safe-server did not report its ports:\n" << s->Log();
-    return nullptr;
-  }
-
-  ~LimitedServer() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-    if (reader_.joinable()) reader_.join();
-    close(stderr_fd_);
-  }
-
-  // SIGTERM and wait (bounded by the server's own 10 s grace); the exit status.
-  int Terminate() {
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    if (reader_.joinable()) reader_.join();
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
-  std::string Log() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return log_;
-  }
-  std::string Url(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(port_) + path;
-  }
-  std::string AdminUrl(const std::string& path) const {
-    return "http://127.0.0.1:" + std::to_string(admin_port_) + path;
-  }
-  uint16_t port() const { return port_; }
-  pid_t pid() const { return pid_; }
-
- private:
-  LimitedServer() = default;
-  static uint16_t PortAfter(const std::string& log, const std::string& prefix) {
-    size_t at = log.find(prefix);
-    if (at == std::string::npos) return 0;
-    return static_cast<uint16_t>(std::atoi(log.c_str() + at + prefix.size()));
-  }
-  void ReadStderr() {
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(stderr_fd_, buf, sizeof buf)) > 0) {
-      std::lock_guard<std::mutex> lock(mu_);
-      // A flood (the bug this guards against) could fill memory: keep the first 8 MiB.
-      if (log_.size() < (8u << 20)) log_.append(buf, static_cast<size_t>(n));
-      lines_ += static_cast<size_t>(std::count(buf, buf + n, '\n'));
-    }
-  }
-
- public:
-  size_t lines() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return lines_;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int stderr_fd_ = -1;
-  uint16_t port_ = 0;
-  uint16_t admin_port_ = 0;
-  std::thread reader_;
-  mutable std::mutex mu_;
-  std::string log_;   // GUARDED_BY(mu_)
-  size_t lines_ = 0;  // GUARDED_BY(mu_)
-};
 
 // CPU seconds (user + system) the process has used so far, from /proc/PID/stat.
 double CpuSeconds(pid_t pid) {
@@ -213,7 +96,7 @@ TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
   TempDir dir;
   // A 1 MiB write buffer: the PUTs below switch memtables, so RocksDB needs new files (WAL,
   // SST, blob) while descriptors are short.
-  auto server = LimitedServer::Start(
+  auto server = ServerProcess::StartWithFileLimit(
       256, 256, {"--data-dir", dir.path() + "/data", "--write-buffer-bytes", "1048576"});
   ASSERT_NE(server, nullptr);
   std::mt19937_64 rng(7);
@@ -224,7 +107,7 @@ TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
   auto put = [&]() {
     CurlRequest r;
     r.method = "PUT";
-    r.url = server->Url("/backups/" + id);
+    r.url = BackupUrl(*server, id);
     r.body = RandomBytes(2000, rng);
     r.timeout = milliseconds(5000);
     return client.Perform(r);
@@ -241,7 +124,7 @@ TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
   for (int i = 0; i < 40 && Clock::now() < window_end; ++i) {
     CurlRequest r;
     r.method = "PUT";
-    r.url = server->Url("/backups/" + id);
+    r.url = BackupUrl(*server, id);
     r.body = RandomBytes(50000, rng);
     r.timeout = milliseconds(1000);
     (client.Perform(r).status / 100 == 2 ? puts_ok : puts_failed) += 1;
@@ -259,7 +142,7 @@ TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
     CurlClient fresh;
     CurlRequest req;
     req.method = "PUT";
-    req.url = server->Url("/backups/" + id);
+    req.url = BackupUrl(*server, id);
     req.body = RandomBytes(2000, rng);
     req.timeout = milliseconds(5000);
     r = fresh.Perform(req);
@@ -273,16 +156,16 @@ TEST(DescriptorExhaustionTest, ServerSurvivesRunningOutOfDescriptorsIssue13) {
             << "server CPU while they were open: " << cpu_used << " s in 3 s\n";
 
   CurlRequest ready;
-  ready.url = server->AdminUrl("/readyz");
+  ready.url = AdminUrl(*server, "/readyz");
   ready.timeout = milliseconds(5000);
   EXPECT_EQ(client.Perform(ready).status, 200);
   // Not spinning on the listening socket: well under a core.
   EXPECT_LT(cpu_used, 1.5);
 
   EXPECT_EQ(server->Terminate(), 0);
-  EXPECT_LT(server->lines(), 100u) << server->Log().substr(0, 4000);
-  std::cout << "server log: " << server->lines() << " lines\n";
-  if (server->lines() < 100) std::cout << server->Log();
+  EXPECT_LT(server->LogLines(), 100u) << server->Log().substr(0, 4000);
+  std::cout << "server log: " << server->LogLines() << " lines\n";
+  if (server->LogLines() < 100) std::cout << server->Log();
 }
 
 // The time a new client waits for its answer while `silent` connections that never send a byte
@@ -293,7 +176,7 @@ struct SilentResult {
 };
 
 // Opens `silent` connections that never send a byte, then times a new client's request.
-SilentResult ServeWithSilentConnections(LimitedServer& server, const std::string& base_url,
+SilentResult ServeWithSilentConnections(ServerProcess& server, const std::string& base_url,
                                         const std::string& ca_file, size_t silent) {
   std::vector<int> idle = OpenSilentConnections(server.port(), silent);
   EXPECT_EQ(idle.size(), silent);
@@ -326,11 +209,10 @@ TEST(SilentConnectionsTest, NewTlsClientIsServedWithin1sWhile1100SilentConnectio
                        "", &out, &err),
             0)
       << err;
-  auto server = LimitedServer::Start(
+  auto server = ServerProcess::StartWithFileLimit(
       1024, hard, {"--data-dir", dir.path() + "/data", "--tls-cert", cert, "--tls-key", key});
   ASSERT_NE(server, nullptr);
-  const std::string base = "https://127.0.0.1:" + std::to_string(server->port()) + "/";
-  SilentResult r = ServeWithSilentConnections(*server, base, cert, 1100);
+  SilentResult r = ServeWithSilentConnections(*server, server->BaseUrl(), cert, 1100);
   std::cout << "TLS: answered " << r.status << " after " << r.took.count() << " ms\n";
   EXPECT_EQ(r.status, 404);
 #if defined(__SANITIZE_ADDRESS__)
@@ -345,9 +227,9 @@ TEST(SilentConnectionsTest, NewPlainClientIsServedWithin1sWhile1100SilentConnect
   const rlim_t hard = RaiseOwnDescriptorLimit();
   ASSERT_GE(hard, 2500u);
   TempDir dir;
-  auto server = LimitedServer::Start(1024, hard, {"--data-dir", dir.path() + "/data"});
+  auto server = ServerProcess::StartWithFileLimit(1024, hard, {"--data-dir", dir.path() + "/data"});
   ASSERT_NE(server, nullptr);
-  SilentResult r = ServeWithSilentConnections(*server, server->Url("/"), "", 1100);
+  SilentResult r = ServeWithSilentConnections(*server, server->BaseUrl(), "", 1100);
   std::cout << "plain: answered " << r.status << " after " << r.took.count() << " ms\n";
   EXPECT_EQ(r.status, 404);
   EXPECT_LT(r.took.count(), 1000);

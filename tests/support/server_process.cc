@@ -18,6 +18,9 @@ namespace safe::testing {
 
 namespace {
 
+// What Log() keeps of the server's stderr.
+constexpr size_t kMaxLogBytes = 8u << 20;
+
 bool Has(const std::vector<std::string>& args, const std::string& flag) {
   return std::find(args.begin(), args.end(), flag) != args.end();
 }
@@ -38,7 +41,20 @@ int DecodeStatus(int status) {
 }  // namespace
 
 std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> extra_args) {
+  return Launch(std::move(extra_args), nullptr);
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::StartWithFileLimit(
+    rlim_t soft, rlim_t hard, std::vector<std::string> extra_args) {
+  const rlimit limit{soft, hard};
+  return Launch(std::move(extra_args), &limit);
+}
+
+std::unique_ptr<ServerProcess> ServerProcess::Launch(std::vector<std::string> extra_args,
+                                                     const rlimit* file_limit) {
   std::unique_ptr<ServerProcess> p(new ServerProcess());
+  p->has_file_limit_ = file_limit != nullptr;
+  if (file_limit != nullptr) p->file_limit_ = *file_limit;
   std::vector<std::string> args = {std::string(SAFE_BIN_DIR) + "/safe-server"};
   if (!Has(extra_args, "--listen")) {
     args.push_back("--listen");
@@ -66,6 +82,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> ext
   pid_t pid = fork();
   if (pid < 0) return nullptr;
   if (pid == 0) {
+    if (file_limit != nullptr && setrlimit(RLIMIT_NOFILE, file_limit) != 0) _exit(126);
     dup2(pipe_fds[1], STDERR_FILENO);
     int devnull = open("/dev/null", O_RDWR);
     dup2(devnull, STDIN_FILENO);
@@ -108,6 +125,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> ext
       {
         std::lock_guard<std::mutex> lock(p->log_mu_);
         p->log_ = seen;
+        p->log_lines_ = static_cast<size_t>(std::count(seen.begin(), seen.end(), '\n'));
       }
       p->reader_ = std::thread([raw = p.get()] { raw->ReadStderr(); });
       return p;
@@ -119,7 +137,7 @@ std::unique_ptr<ServerProcess> ServerProcess::Start(std::vector<std::string> ext
 
 std::unique_ptr<ServerProcess> ServerProcess::Restart() const {
   std::vector<std::string> extra(args_.begin() + 1, args_.end());
-  auto p = Start(extra);
+  auto p = Launch(extra, has_file_limit_ ? &file_limit_ : nullptr);
   if (p) p->own_data_dir_ = own_data_dir_;
   return p;
 }
@@ -130,13 +148,19 @@ void ServerProcess::ReadStderr() {
     ssize_t n = read(stderr_fd_, buf, sizeof buf);
     if (n <= 0) return;
     std::lock_guard<std::mutex> lock(log_mu_);
-    log_.append(buf, n);
+    if (log_.size() < kMaxLogBytes) log_.append(buf, static_cast<size_t>(n));
+    log_lines_ += static_cast<size_t>(std::count(buf, buf + n, '\n'));
   }
 }
 
 std::string ServerProcess::Log() const {
   std::lock_guard<std::mutex> lock(log_mu_);
   return log_;
+}
+
+size_t ServerProcess::LogLines() const {
+  std::lock_guard<std::mutex> lock(log_mu_);
+  return log_lines_;
 }
 
 std::string ServerProcess::BaseUrl() const {

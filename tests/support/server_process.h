@@ -10,6 +10,7 @@
 
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <functional>
@@ -31,7 +32,13 @@ class ServerProcess {
   // Returns nullptr (after printing why to stderr) when the server exits or does not report its
   // port within 30 seconds.
   static std::unique_ptr<ServerProcess> Start(std::vector<std::string> extra_args = {});
-  // Starts another server on the same data directory and arguments (after Kill9 or Terminate).
+  // The same with the server's open-file limit (RLIMIT_NOFILE) set between fork and exec: soft
+  // and hard, as `ulimit -n N` sets both (systemd's default for a service: 1024 soft, 524288
+  // hard).
+  static std::unique_ptr<ServerProcess> StartWithFileLimit(rlim_t soft, rlim_t hard,
+                                                           std::vector<std::string> extra_args);
+  // Starts another server on the same data directory, arguments and open-file limit (after
+  // Kill9 or Terminate).
   std::unique_ptr<ServerProcess> Restart() const;
   ~ServerProcess();  // SIGKILL if still running
 
@@ -51,11 +58,15 @@ class ServerProcess {
   void Signal(int sig);
   // Waits for the process to end; returns the exit status (or 128 + signal).
   int Wait();
-  // Everything the server wrote to stderr so far.
+  // Everything the server wrote to stderr so far, up to 8 MiB (a flood must not fill memory).
   std::string Log() const;
+  // How many lines the server wrote to stderr so far, those beyond Log()'s 8 MiB included.
+  size_t LogLines() const;
 
  private:
   ServerProcess() = default;
+  static std::unique_ptr<ServerProcess> Launch(std::vector<std::string> extra_args,
+                                               const rlimit* file_limit);
   void ReadStderr();
 
   pid_t pid_ = -1;
@@ -66,8 +77,11 @@ class ServerProcess {
   std::string data_dir_;
   std::shared_ptr<TempDir> own_data_dir_;
   std::vector<std::string> args_;
+  bool has_file_limit_ = false;
+  rlimit file_limit_{};
   mutable std::mutex log_mu_;
-  std::string log_;
+  std::string log_;       // GUARDED_BY(log_mu_)
+  size_t log_lines_ = 0;  // GUARDED_BY(log_mu_)
   std::thread reader_;
   int exit_status_ = -1;
 };
