@@ -38,31 +38,10 @@ constexpr Day kToday = 20000;
 
 // ---- the stores ----
 
+// Eight threads spend the same 50 tokens in one store: one winner each.
 void ExpectCreateOnceUnderRace(storage::AccessStore& store) {
-  constexpr int kThreads = 8;
-  constexpr int kTokens = 50;
-  std::atomic<int> wins{0};
-  std::atomic<int> spent{0};
-  std::atomic<int> errors{0};
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < kTokens; ++i) {
-        Status s = store.MarkSpent(HashOf(static_cast<uint8_t>(i)), kToday + 10);
-        if (s.ok()) {
-          ++wins;
-        } else if (s.IsAlreadyExists()) {
-          ++spent;
-        } else {
-          ++errors;
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(wins.load(), kTokens);  // exactly one winner per token
-  EXPECT_EQ(spent.load(), kTokens * (kThreads - 1));
-  EXPECT_EQ(errors.load(), 0);
+  storage::testing::ExpectOneWinnerPerToken(std::vector<storage::AccessStore*>(8, &store), 50,
+                                            kToday + 10);
 }
 
 void ExpectStoreRules(storage::AccessStore& store) {

@@ -6,8 +6,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <thread>
 #include <vector>
 
 #include "tests/rados/rados_test_util.h"
@@ -41,29 +39,9 @@ TEST(RadosAccessStoreTest, ConcurrentSpendsFromSeveralInstancesHaveExactlyOneWin
     stores.push_back(OpenAccess(ns));
     ASSERT_NE(stores.back(), nullptr);
   }
-  std::atomic<int> wins{0};
-  std::atomic<int> spent{0};
-  std::atomic<int> errors{0};
-  std::vector<std::thread> threads;
-  for (auto& store : stores) {
-    threads.emplace_back([&, s = store.get()] {
-      for (int t = 0; t < kTokens; ++t) {
-        Status r = s->MarkSpent(HashOf(static_cast<uint8_t>(t)), kToday + 5);
-        if (r.ok()) {
-          ++wins;
-        } else if (r.IsAlreadyExists()) {
-          ++spent;
-        } else {
-          ++errors;
-          ADD_FAILURE() << r.ToString();
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(wins.load(), kTokens);
-  EXPECT_EQ(spent.load(), kTokens * (kInstances - 1));
-  EXPECT_EQ(errors.load(), 0);
+  std::vector<AccessStore*> racers;
+  for (auto& store : stores) racers.push_back(store.get());
+  testing::ExpectOneWinnerPerToken(racers, kTokens, kToday + 5);
   RawPool(ns + "access").Purge();
 }
 

@@ -1,17 +1,22 @@
 // Helpers shared by the storage tests (and the tests of stores elsewhere: RADOS, access):
-// deterministic keys, blobs and access hashes, and the sealed variant of a store factory of the
-// shared BackupStore suite (backup_store_suite.h). TempDir is tests/support's.
+// deterministic keys, blobs and access hashes, the race of MarkSpent, and the sealed variant of a
+// store factory of the shared BackupStore suite (backup_store_suite.h). TempDir is tests/support's.
 //
 // Thread-safety: the functions are pure; a factory is used by one test.
 
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <random>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/backup_id.h"
+#include "common/clock.h"
+#include "gtest/gtest.h"
 #include "storage/access_store.h"
 #include "storage/backup_store.h"
 #include "storage/sealed_store.h"
@@ -42,6 +47,37 @@ inline AccessHash HashOf(uint8_t fill) {
   AccessHash h;
   h.fill(fill);
   return h;
+}
+
+// Spends the tokens HashOf(0) .. HashOf(tokens - 1), each with expiry_day, from one thread per
+// entry of stores (one store may stand there several times: threads racing in one instance) and
+// checks that every token has exactly one winner: MarkSpent succeeds once and answers
+// AlreadyExists to every other thread, and nothing else.
+inline void ExpectOneWinnerPerToken(const std::vector<AccessStore*>& stores, int tokens,
+                                    Day expiry_day) {
+  std::atomic<int> wins{0};
+  std::atomic<int> spent{0};
+  std::atomic<int> errors{0};
+  std::vector<std::thread> threads;
+  for (AccessStore* store : stores) {
+    threads.emplace_back([&, store] {
+      for (int t = 0; t < tokens; ++t) {
+        Status s = store->MarkSpent(HashOf(static_cast<uint8_t>(t)), expiry_day);
+        if (s.ok()) {
+          ++wins;
+        } else if (s.IsAlreadyExists()) {
+          ++spent;
+        } else {
+          ++errors;
+          ADD_FAILURE() << s.ToString();
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(wins.load(), tokens);  // exactly one winner per token
+  EXPECT_EQ(spent.load(), tokens * (static_cast<int>(stores.size()) - 1));
+  EXPECT_EQ(errors.load(), 0);
 }
 
 // The key the sealed factories seal with: byte i is 7 * i + 1.
