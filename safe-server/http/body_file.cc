@@ -15,8 +15,10 @@ namespace safe::server {
 
 namespace {
 
+// NoSpace for a full disk (the upload is answered 507, as the store's own), IOError otherwise.
 Status Errno(const std::string& what) {
-  return Status::IOError("request body file: " + what + ": " + strerror(errno));
+  const std::string message = "request body file: " + what + ": " + strerror(errno);
+  return errno == ENOSPC || errno == EDQUOT ? Status::NoSpace(message) : Status::IOError(message);
 }
 
 // A file in `dir` that has no name: O_TMPFILE, or mkstemp and unlink where it is not supported

@@ -36,7 +36,8 @@ class BodyFile {
   BodyFile(const BodyFile&) = delete;
   BodyFile& operator=(const BodyFile&) = delete;
 
-  // Appends `len` bytes (encrypted on the way). IOError (e.g. disk full) leaves the file unusable.
+  // Appends `len` bytes (encrypted on the way). NoSpace (a full disk) or IOError leaves the file
+  // unusable.
   Status Append(const char* data, size_t len);
   // The whole body, decrypted. IOError when the file cannot be read back.
   Result<std::string> ReadAll();

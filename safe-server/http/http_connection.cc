@@ -16,6 +16,18 @@ namespace {
 
 constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
+// A body (or bytes sent ahead) that could not be written to its file: a full disk or an I/O
+// error. Logged once per interval however many uploads meet it (a full disk meets them all).
+void NoteSpillFailure(const Status& status) {
+  static RateLimitedLog log(LogLevel::kError,
+                            "request bodies beyond max-body-memory could not wait in files in "
+                            "the data directory (full disk or I/O error); such uploads are "
+                            "refused",
+                            std::chrono::seconds(10));
+  (void)status;  // its text names a path of ours and an errno, the same for every upload
+  log.Note();
+}
+
 // A body above HeadDecision::max_body_bytes, declared or counted as it arrives.
 HttpResponse BodyTooLarge() {
   return HttpResponse::Text(413, "the body is larger than this server accepts");
@@ -209,7 +221,7 @@ bool HttpConnection::SpillLocked(uint64_t want) {
       file.ok() ? (*file)->Append(request_.body.data(), request_.body.size()) : file.status();
   if (!written.ok()) {
     spill_share_.Clear();
-    LogError(written.ToString());  // names no request: a path of ours and an errno
+    NoteSpillFailure(written);
     return false;
   }
   request_.body_file = std::move(*file);
@@ -225,8 +237,9 @@ bool HttpConnection::AppendBodyLocked(const char* at, size_t len) {
   }
   Status s = request_.body_file->Append(at, len);
   if (s.ok()) return true;
-  LogError(s.ToString());
-  refusal_ = HttpResponse::Text(500, "internal server error");
+  NoteSpillFailure(s);
+  refusal_ = s.IsNoSpace() ? HttpResponse::Text(507, "the server's storage is full")
+                           : HttpResponse::Text(500, "internal server error");
   return false;
 }
 
@@ -250,7 +263,7 @@ bool HttpConnection::AppendPendingLocked(const char* data, size_t len) {
     return true;
   }
   Status s = pending_file_->Append(data, len);
-  if (!s.ok()) LogError(s.ToString());
+  if (!s.ok()) NoteSpillFailure(s);
   return s.ok();
 }
 
@@ -261,7 +274,7 @@ bool HttpConnection::SpillPendingLocked() {
   Status written = file.ok() ? (*file)->Append(pending_.data(), pending_.size()) : file.status();
   if (!written.ok()) {
     pending_spill_share_.Clear();
-    LogError(written.ToString());
+    NoteSpillFailure(written);
     return false;
   }
   pending_file_ = std::move(*file);

@@ -23,6 +23,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/backup_id.h"
@@ -318,6 +319,67 @@ TEST_F(FullDiskTest, PutsAnswer507BackupsStayIntactAndPutsWorkOnceSpaceIsFreed) 
   for (const auto& [id, blob] : acked) EXPECT_TRUE(HoldsBlob(client, *server_, id, blob));
   EXPECT_EQ(server_->Terminate(), 0) << server_->Log();
   std::printf("disk-full test: %ld ms\n", MillisSince(test_start));
+}
+
+// Uploads beyond max-body-memory wait in files on the data directory's disk (issue 14): on a
+// full disk they are refused (507, or 503 when no file could be made) and store nothing, and
+// uploads work again once there is room. An upload that never finishes holds the memory budget,
+// so every other one goes to a file (and none reaches the store while the disk is full).
+TEST_F(FullDiskTest, UploadsWaitingInFilesOnAFullDiskAreRefusedAndStoreNothing) {
+  auto rng = SeededRng();
+  server_ = ServerProcess::Start(
+      ServerArgs({"--data-dir", mount_->path() + "/data", "--key-file",
+                  mount_->path() + "/data.key", "--max-body-memory", "524288"}));
+  ASSERT_NE(server_, nullptr);
+  auto holder = RawConnection::Connect(server_->port());
+  ASSERT_NE(holder, nullptr);
+  ASSERT_TRUE(holder->Send("PUT /backups/" + RandomBackupId(rng) +
+                           " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 524288\r\n\r\n" +
+                           RandomBytes(524287, rng)));          // all but its last byte
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let the server take it in
+  // Leave about 256 KiB free.
+  const std::string filler = mount_->path() + "/filler";
+  ASSERT_TRUE(WriteFile(filler, RandomBytes(mount_->FreeBytes() - 256 * 1024, rng)));
+  constexpr int kUploads = 4;
+  std::vector<std::string> ids;
+  std::vector<std::unique_ptr<RawConnection>> connections;
+  for (int i = 0; i < kUploads; ++i) {
+    ids.push_back(RandomBackupId(rng));
+    auto c = RawConnection::Connect(server_->port());
+    ASSERT_NE(c, nullptr);
+    // The server may refuse before the whole body is sent: a failed send is not an error here.
+    (void)c->Send("PUT /backups/" + ids[i] +
+                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 524288\r\n\r\n" +
+                  RandomBytes(524288, rng));
+    connections.push_back(std::move(c));
+  }
+  CurlClient client;
+  for (int i = 0; i < kUploads; ++i) {
+    std::optional<RawResponse> answer = connections[i]->ReadResponse(std::chrono::seconds(30));
+    ASSERT_TRUE(answer.has_value()) << i << ": " << connections[i]->received();
+    EXPECT_TRUE(answer->status == 507 || answer->status == 503)
+        << i << ": " << answer->status << " " << answer->body;
+  }
+  holder.reset();  // torn off: stores nothing
+  for (const std::string& id : ids) {
+    EXPECT_EQ(client.Perform(Request("GET", BackupUrl(*server_, id))).status, 404);
+  }
+  ASSERT_TRUE(std::filesystem::remove(filler));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < kUploads; ++i) {  // memory for one: the others wait in files again
+    auto c = RawConnection::Connect(server_->port());
+    ASSERT_NE(c, nullptr);
+    ASSERT_TRUE(c->Send("PUT /backups/" + ids[i] +
+                        " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 524288\r\n\r\n" +
+                        RandomBytes(524288, rng)));
+    connections[i] = std::move(c);
+  }
+  for (int i = 0; i < kUploads; ++i) {
+    std::optional<RawResponse> answer = connections[i]->ReadResponse(std::chrono::seconds(30));
+    ASSERT_TRUE(answer.has_value()) << i << ": " << connections[i]->received();
+    EXPECT_EQ(answer->status, 201) << i << ": " << answer->body << "\n" << server_->Log();
+  }
+  EXPECT_EQ(server_->Terminate(), 0) << server_->Log();
 }
 
 // ---- 3. Corruption: a flipped byte in a stored value ----
