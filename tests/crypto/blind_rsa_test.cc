@@ -463,7 +463,11 @@ TEST(BlindRsaTest, VerifyRejectsASignatureFromAnotherKey) {
   Issued issued = IssueFor(KeyA(), "token");
   Status s = BlindRsaVerify(KeyB().PublicKey(), issued.prepared, issued.sig);
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
-  EXPECT_NE(s.message().find("does not verify"), std::string::npos) << s.message();
+  // The keys are generated per run: A's signature is at or above B's modulus in about half of
+  // the runs, and refused for that before any verification.
+  EXPECT_TRUE(s.message().find("does not verify") != std::string::npos ||
+              s.message().find("not below the key's modulus") != std::string::npos)
+      << s.message();
 }
 
 TEST(BlindRsaTest, FinalizeRejectsATamperedBlindSignature) {
