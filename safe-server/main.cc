@@ -50,6 +50,10 @@ constexpr int kStorageThreads = 16;
 // three copies of its body while it is sealed and written. 16 threads x 512 KiB x 3 was 24 MiB;
 // eight 512 KiB uploads at once still keep the disk busy, and 64 KiB uploads never wait.
 constexpr uint64_t kUploadGateBytes = 4 << 20;
+// How often freed heap memory is handed back to the system (malloc_trim).
+constexpr std::chrono::seconds kReturnFreeMemoryInterval{5};
+// ... when glibc holds more than this free (a trim walks the arenas under their locks).
+constexpr size_t kReturnFreeMemoryAbove = 8 << 20;
 // How long requests under way may take to finish after SIGTERM.
 constexpr std::chrono::seconds kShutdownGrace{10};
 
@@ -326,6 +330,12 @@ int Run(const ServerConfig& config) {
   int exit_code = 0;
   {
     RetentionSweeper sweeper(service, config.sweep_interval);
+    // glibc keeps what a burst of uploads freed (bodies, sealed values, write batches of up to
+    // 512 KiB) in its arenas: the resident size stayed at a burst's peak long after it (issue 14,
+    // docs/performance.md "Memory"). Every few seconds the free pages go back to the system.
+    PeriodicTask return_free_memory(kReturnFreeMemoryInterval, [] {
+      if (mallinfo2().fordblks > kReturnFreeMemoryAbove) malloc_trim(0);
+    });
     Metrics metrics;
     metrics.SetStoreSource([rocks, &sweeper] {
       StoreFigures f;
