@@ -830,24 +830,35 @@ namespace {
 Status ReadOnly() { return Status::Unavailable("the store is open for reading only"); }
 }  // namespace
 
-Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
+// Get and GetVersion: under one snapshot (so that the metadata and the blob are of the same
+// Put), the metadata, then the blob `pick` names in it: its suffix, and the info to answer with.
+template <typename Pick>
+Result<BackupRecord> RocksDbStore::ReadRecord(const BackupId& key, Pick pick) {
   std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
   if (!impl_->db) return impl_->NotOpen();
   if (impl_->metadata_only) {
     return Status::Unavailable("the store is open for its metadata only: blobs cannot be read");
   }
-  // One snapshot for both families: the metadata and the blob of the same Put.
   rocksdb::ManagedSnapshot snapshot(impl_->db.get());
   rocksdb::ReadOptions read_options;
   read_options.snapshot = snapshot.snapshot();
   Result<Meta> meta = impl_->ReadMeta(read_options, key);
   if (!meta.ok()) return meta.status();
-  Result<std::string> blob = impl_->ReadBlob(read_options, key, meta->suffix, meta->info.size);
-  if (!blob.ok()) return blob.status();
   BackupRecord record;
+  uint64_t suffix = 0;
+  if (Status picked = pick(*meta, &suffix, &record.info); !picked.ok()) return picked;
+  Result<std::string> blob = impl_->ReadBlob(read_options, key, suffix, record.info.size);
+  if (!blob.ok()) return blob.status();
   record.blob = std::move(blob).value();
-  record.info = meta->Info();
   return record;
+}
+
+Result<BackupRecord> RocksDbStore::Get(const BackupId& key) {
+  return ReadRecord(key, [](const Meta& meta, uint64_t* suffix, BackupInfo* info) {
+    *suffix = meta.suffix;
+    *info = meta.Info();
+    return Status::OK();
+  });
 }
 
 Result<BackupInfo> RocksDbStore::Stat(const BackupId& key) {
@@ -867,25 +878,14 @@ Result<std::vector<VersionInfo>> RocksDbStore::ListVersions(const BackupId& key)
 }
 
 Result<BackupRecord> RocksDbStore::GetVersion(const BackupId& key, uint32_t n) {
-  std::shared_lock<std::shared_mutex> lifetime(impl_->lifetime_mutex);
-  if (!impl_->db) return impl_->NotOpen();
-  if (impl_->metadata_only) {
-    return Status::Unavailable("the store is open for its metadata only: blobs cannot be read");
-  }
-  rocksdb::ManagedSnapshot snapshot(impl_->db.get());
-  rocksdb::ReadOptions read_options;
-  read_options.snapshot = snapshot.snapshot();
-  Result<Meta> meta = impl_->ReadMeta(read_options, key);
-  if (!meta.ok()) return meta.status();
-  if (n == 0 || n > meta->versions.size()) return Status::NotFound("no such version");
-  const StoredVersion& version = meta->versions[n - 1];
-  Result<std::string> blob = impl_->ReadBlob(read_options, key, version.suffix, version.info.size);
-  if (!blob.ok()) return blob.status();
-  BackupRecord record;
-  record.blob = std::move(blob).value();
-  record.info.size = version.info.size;
-  record.info.upload_day = version.info.upload_day;
-  return record;
+  return ReadRecord(key, [n](const Meta& meta, uint64_t* suffix, BackupInfo* info) {
+    if (n == 0 || n > meta.versions.size()) return Status::NotFound("no such version");
+    const StoredVersion& version = meta.versions[n - 1];
+    *suffix = version.suffix;
+    info->size = version.info.size;
+    info->upload_day = version.info.upload_day;
+    return Status::OK();
+  });
 }
 
 Result<PutResult> RocksDbStore::Put(const BackupId& key, std::string_view blob, Day upload_day,

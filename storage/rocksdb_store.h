@@ -204,6 +204,9 @@ class RocksDbStore final : public BackupStore {
   explicit RocksDbStore(std::unique_ptr<Impl> impl);
   // Counts the records of a freshly opened impl (so that Stats() is exact) and wraps it.
   static Result<std::unique_ptr<RocksDbStore>> FinishOpen(std::unique_ptr<Impl> impl);
+  // Get and GetVersion: the metadata and the blob `pick` chooses from it, under one snapshot.
+  template <typename Pick>
+  Result<BackupRecord> ReadRecord(const BackupId& key, Pick pick);
 
   std::unique_ptr<Impl> impl_;
 };
