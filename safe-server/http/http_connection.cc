@@ -18,13 +18,13 @@ constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
 // A body (or bytes sent ahead) that could not be written to its file: a full disk or an I/O
 // error. Logged once per interval however many uploads meet it (a full disk meets them all).
-void NoteSpillFailure(const Status& status) {
+// The error's text (a path of ours and an errno) is the same for every upload: not repeated.
+void NoteSpillFailure() {
   static RateLimitedLog log(LogLevel::kError,
                             "request bodies beyond max-body-memory could not wait in files in "
                             "the data directory (full disk or I/O error); such uploads are "
                             "refused",
                             std::chrono::seconds(10));
-  (void)status;  // its text names a path of ours and an errno, the same for every upload
   log.Note();
 }
 
@@ -188,10 +188,29 @@ bool HasRoom(const BodyBudget* budget, uint64_t bytes) {
 }
 }  // namespace
 
+bool HttpConnection::SpillingOn() const {
+  return !limits_.spill_dir.empty() && limits_.spill_budget != nullptr;
+}
+
 bool HttpConnection::BudgetHasRoomFor(uint64_t bytes) const {
   if (limits_.body_budget == nullptr || HasRoom(limits_.body_budget, bytes)) return true;
-  return !limits_.spill_dir.empty() && limits_.spill_budget != nullptr &&
-         HasRoom(limits_.spill_budget, bytes);
+  return SpillingOn() && HasRoom(limits_.spill_budget, bytes);
+}
+
+std::unique_ptr<BodyFile> HttpConnection::MoveToFileLocked(std::string* bytes, uint64_t want,
+                                                           BudgetShare* disk_share,
+                                                           BudgetShare* memory_share) {
+  if (!SpillingOn() || !disk_share->Resize(want)) return nullptr;
+  Result<std::unique_ptr<BodyFile>> file = BodyFile::Create(limits_.spill_dir);
+  Status written = file.ok() ? (*file)->Append(bytes->data(), bytes->size()) : file.status();
+  if (!written.ok()) {
+    disk_share->Clear();
+    NoteSpillFailure();
+    return nullptr;
+  }
+  std::string().swap(*bytes);  // its memory goes back now
+  memory_share->Clear();
+  return std::move(*file);
 }
 
 void HttpConnection::ClearBodySharesLocked() {
@@ -214,20 +233,8 @@ bool HttpConnection::ReserveBodyLocked(uint64_t size, uint64_t want) {
 }
 
 bool HttpConnection::SpillLocked(uint64_t want) {
-  if (limits_.spill_dir.empty() || limits_.spill_budget == nullptr) return false;
-  if (!spill_share_.Resize(want)) return false;
-  Result<std::unique_ptr<BodyFile>> file = BodyFile::Create(limits_.spill_dir);
-  Status written =
-      file.ok() ? (*file)->Append(request_.body.data(), request_.body.size()) : file.status();
-  if (!written.ok()) {
-    spill_share_.Clear();
-    NoteSpillFailure(written);
-    return false;
-  }
-  request_.body_file = std::move(*file);
-  std::string().swap(request_.body);  // its memory goes back now
-  body_share_.Clear();
-  return true;
+  request_.body_file = MoveToFileLocked(&request_.body, want, &spill_share_, &body_share_);
+  return request_.body_file != nullptr;
 }
 
 bool HttpConnection::AppendBodyLocked(const char* at, size_t len) {
@@ -237,7 +244,7 @@ bool HttpConnection::AppendBodyLocked(const char* at, size_t len) {
   }
   Status s = request_.body_file->Append(at, len);
   if (s.ok()) return true;
-  NoteSpillFailure(s);
+  NoteSpillFailure();
   refusal_ = s.IsNoSpace() ? HttpResponse::Text(507, "the server's storage is full")
                            : HttpResponse::Text(500, "internal server error");
   return false;
@@ -263,24 +270,15 @@ bool HttpConnection::AppendPendingLocked(const char* data, size_t len) {
     return true;
   }
   Status s = pending_file_->Append(data, len);
-  if (!s.ok()) NoteSpillFailure(s);
+  if (!s.ok()) NoteSpillFailure();
   return s.ok();
 }
 
 bool HttpConnection::SpillPendingLocked() {
-  if (pending_file_ || limits_.spill_dir.empty() || limits_.spill_budget == nullptr) return false;
-  if (!pending_spill_share_.Resize(pending_.size())) return false;
-  Result<std::unique_ptr<BodyFile>> file = BodyFile::Create(limits_.spill_dir);
-  Status written = file.ok() ? (*file)->Append(pending_.data(), pending_.size()) : file.status();
-  if (!written.ok()) {
-    pending_spill_share_.Clear();
-    NoteSpillFailure(written);
-    return false;
-  }
-  pending_file_ = std::move(*file);
-  std::string().swap(pending_);
-  pending_share_.Clear();
-  return true;
+  if (pending_file_) return false;
+  pending_file_ =
+      MoveToFileLocked(&pending_, pending_.size(), &pending_spill_share_, &pending_share_);
+  return pending_file_ != nullptr;
 }
 
 std::string HttpConnection::TakePendingLocked() {

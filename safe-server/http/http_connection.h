@@ -211,6 +211,13 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   // Appends to the body, in memory or in its file; false (and a 500 refusal set) on a write error.
   bool AppendBodyLocked(const char* at, size_t len);
   uint64_t BodySizeLocked() const;
+  // Whether bodies may wait in files (HttpLimits::spill_dir and spill_budget are set).
+  bool SpillingOn() const;
+  // Moves *bytes to a new BodyFile, taking `want` bytes of *disk_share and giving *memory_share
+  // back; null (nothing changed) when spilling is off, the disk budget has no room or the file
+  // cannot be made or written.
+  std::unique_ptr<BodyFile> MoveToFileLocked(std::string* bytes, uint64_t want,
+                                             BudgetShare* disk_share, BudgetShare* memory_share);
   // Whether memory or the spill files could take `bytes` now (nothing is taken).
   bool BudgetHasRoomFor(uint64_t bytes) const;
   // Gives back the body's shares of both budgets.
